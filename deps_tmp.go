@@ -1,0 +1,20 @@
+package main
+import (
+ _ "github.com/riverqueue/river"
+ _ "github.com/riverqueue/river/riverdriver/riversqlite"
+ _ "github.com/riverqueue/river/riverdriver/riverdatabasesql"
+ _ "github.com/riverqueue/river/riverdriver/riverpgxv5"
+ _ "github.com/riverqueue/river/rivermigrate"
+ _ "modernc.org/sqlite"
+ _ "github.com/jackc/pgx/v5/stdlib"
+ _ "github.com/pressly/goose/v3"
+ _ "github.com/danielgtaylor/huma/v2"
+ _ "github.com/danielgtaylor/huma/v2/adapters/humago"
+ _ "github.com/chromedp/chromedp"
+ _ "github.com/oklog/ulid/v2"
+ _ "github.com/spf13/cobra"
+ _ "github.com/prometheus/client_golang/prometheus"
+ _ "golang.org/x/crypto/argon2"
+ _ "golang.org/x/time/rate"
+)
+func main(){}
