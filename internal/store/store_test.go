@@ -1,0 +1,56 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/store/storetest"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ok, err := db.Migrated(ctx)
+		if err != nil || !ok {
+			t.Fatalf("Migrated = %v, %v; want true after Migrate", ok, err)
+		}
+		// Migrating again is a no-op.
+		if err := db.Migrate(ctx, discard()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)", "w1", "Acme 'quoted' ?", int64(1)); err != nil {
+			t.Fatal(err)
+		}
+		// A failed transaction leaves nothing behind.
+		boom := errors.New("boom")
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.Exec(ctx, "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)", "w2", "x", int64(2)); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx error = %v", err)
+		}
+		var n int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM workspaces WHERE name LIKE '%?%' OR id = ?", "w2").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("count = %d, want 1 (only w1, whose name has a literal ?)", n)
+		}
+		_, err = db.Exec(ctx, "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)", "w1", "dup", int64(3))
+		if !store.IsUniqueViolation(err) {
+			t.Fatalf("duplicate id: IsUniqueViolation(%v) = false", err)
+		}
+		var b bool
+		if _, err := db.Exec(ctx, "INSERT INTO roles (id, workspace_id, name, builtin, levels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", "r1", "w1", "Admin", true, "{}", int64(1), int64(1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(ctx, "SELECT builtin FROM roles WHERE id = ?", "r1").Scan(&b); err != nil || !b {
+			t.Fatalf("boolean round trip = %v, %v", b, err)
+		}
+	})
+}
