@@ -1,0 +1,315 @@
+package webhook
+
+import (
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultTolerance is how far a webhook-timestamp may be from the receiver's clock, in either
+// direction, before a Standard Webhooks signature is rejected.
+const DefaultTolerance = 5 * time.Minute
+
+// Errors returned by Verifier.Verify, wrapped with details; test for them with errors.Is.
+var (
+	// ErrMissingHeaders: no signature headers at all, or an incomplete Standard Webhooks set
+	// (webhook-id, webhook-timestamp and webhook-signature are all required together).
+	ErrMissingHeaders = errors.New("webhook: missing signature headers")
+	// ErrMalformedHeader: a signature header is present but cannot be read.
+	ErrMalformedHeader = errors.New("webhook: malformed signature header")
+	// ErrTimestampTooOld: webhook-timestamp is older than the tolerance (a replay, or a
+	// request held up too long).
+	ErrTimestampTooOld = errors.New("webhook: timestamp too old")
+	// ErrTimestampTooNew: webhook-timestamp is further in the future than the tolerance.
+	ErrTimestampTooNew = errors.New("webhook: timestamp too far in the future")
+	// ErrNoMatchingSignature: the headers are well formed but no signature matches any of the
+	// secrets (wrong secret, or the body, id or timestamp were changed).
+	ErrNoMatchingSignature = errors.New("webhook: no matching signature")
+	// ErrNoSecrets: the Verifier has no usable secret.
+	ErrNoSecrets = errors.New("webhook: verifier has no secret")
+)
+
+// Scheme names a signature scheme.
+type Scheme int
+
+const (
+	// SchemeStandard is Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature):
+	// signs id, timestamp and body, so a receiver can reject replays.
+	SchemeStandard Scheme = iota + 1
+	// SchemeMessageDesk is X-MessageDesk-Signature: signs the body only. It carries no
+	// timestamp, so a captured request can be replayed; deduplicate on the event id.
+	SchemeMessageDesk
+)
+
+func (s Scheme) String() string {
+	switch s {
+	case SchemeStandard:
+		return "Standard Webhooks"
+	case SchemeMessageDesk:
+		return HeaderSignature
+	}
+	return "none"
+}
+
+// Result describes a successful verification.
+type Result struct {
+	Scheme      Scheme
+	SecretIndex int       // index in Verifier.Secrets of the secret that matched
+	ID          string    // webhook-id (Standard Webhooks only)
+	Timestamp   time.Time // webhook-timestamp (Standard Webhooks only)
+}
+
+// Verifier checks the signature of incoming webhooks. Its fields may be set directly;
+// a Verifier must not be changed while in use, and is then safe for concurrent use.
+//
+// When any Standard Webhooks header is present, only that scheme is checked (a failure there
+// does not fall back to X-MessageDesk-Signature). Otherwise X-MessageDesk-Signature is checked,
+// unless StandardOnly is set.
+type Verifier struct {
+	// Secrets are tried in turn; any match passes. Keep the previous secret here while you
+	// rotate, if your receiver is updated before the sender.
+	Secrets []Secret
+	// Tolerance is the largest allowed distance between webhook-timestamp and Now, in either
+	// direction. Zero means DefaultTolerance; a negative value disables the check (not advised).
+	Tolerance time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// StandardOnly rejects requests that carry only X-MessageDesk-Signature, so that every
+	// accepted request is protected against replay by its timestamp.
+	StandardOnly bool
+}
+
+// NewVerifier returns a Verifier for the given secrets with the default tolerance.
+func NewVerifier(secrets ...Secret) *Verifier { return &Verifier{Secrets: secrets} }
+
+// VerifyRequest reads and verifies r's body, returning the body for the caller to decode.
+// The body is read whole, up to maxBytes (≤ 0 means 10 MiB), and r.Body is closed.
+func (v *Verifier) VerifyRequest(r *http.Request, maxBytes int64) ([]byte, Result, error) {
+	if maxBytes <= 0 {
+		maxBytes = 10 << 20
+	}
+	defer r.Body.Close()
+	body, err := readAll(r.Body, maxBytes)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	res, err := v.Verify(r.Header, body)
+	return body, res, err
+}
+
+// Verify checks the signature headers in h against the raw body, exactly as received.
+// It never panics; every failure wraps one of the Err* values of this package.
+func (v *Verifier) Verify(h http.Header, body []byte) (Result, error) {
+	usable := false
+	for _, s := range v.Secrets {
+		if !s.IsZero() {
+			usable = true
+			break
+		}
+	}
+	if !usable {
+		return Result{}, ErrNoSecrets
+	}
+
+	id, idOK := header(h, canonID, HeaderID)
+	ts, tsOK := header(h, canonTimestamp, HeaderTimestamp)
+	sig, sigOK := header(h, canonStdSignature, HeaderStdSignature)
+	if idOK || tsOK || sigOK {
+		return v.verifyStandard(id, ts, sig, body)
+	}
+	if v.StandardOnly {
+		return Result{}, fmt.Errorf("%w: %s, %s and %s are required", ErrMissingHeaders, HeaderID, HeaderTimestamp, HeaderStdSignature)
+	}
+	md, mdOK := header(h, canonSignature, HeaderSignature)
+	if !mdOK {
+		return Result{}, fmt.Errorf("%w: expected %s, %s and %s, or %s", ErrMissingHeaders, HeaderID, HeaderTimestamp, HeaderStdSignature, HeaderSignature)
+	}
+	return v.verifyMessageDesk(md, body)
+}
+
+func (v *Verifier) verifyStandard(id, ts, sig string, body []byte) (Result, error) {
+	var missing []string
+	if id == "" {
+		missing = append(missing, HeaderID)
+	}
+	if ts == "" {
+		missing = append(missing, HeaderTimestamp)
+	}
+	if sig == "" {
+		missing = append(missing, HeaderStdSignature)
+	}
+	if len(missing) > 0 {
+		return Result{}, fmt.Errorf("%w: %s", ErrMissingHeaders, strings.Join(missing, ", "))
+	}
+	if !isDigits(ts) || len(ts) > 18 {
+		return Result{}, fmt.Errorf("%w: %s %s is not Unix seconds", ErrMalformedHeader, HeaderTimestamp, quote(ts))
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %s %s is not Unix seconds", ErrMalformedHeader, HeaderTimestamp, quote(ts))
+	}
+	if tol := v.tolerance(); tol >= 0 {
+		now := v.now().Unix()
+		tolSec := int64(tol / time.Second)
+		// sec is in [0, 1e18), now and tolSec are small: no overflow.
+		if sec < now-tolSec {
+			return Result{}, fmt.Errorf("%w: %s is %s old (tolerance %s)", ErrTimestampTooOld, HeaderTimestamp, span(now-sec), tol)
+		}
+		if sec > now+tolSec {
+			return Result{}, fmt.Errorf("%w: %s is %s ahead (tolerance %s)", ErrTimestampTooNew, HeaderTimestamp, span(sec-now), tol)
+		}
+	}
+
+	// Parse the signature list: space-separated "version,base64"; unknown versions are ignored.
+	var v1 []string
+	entries := 0
+	for _, e := range strings.Fields(sig) {
+		ver, s, ok := strings.Cut(e, ",")
+		if !ok || ver == "" {
+			continue
+		}
+		entries++
+		if ver == "v1" && s != "" {
+			v1 = append(v1, s)
+		}
+	}
+	if entries == 0 {
+		return Result{}, fmt.Errorf("%w: %s %s has no \"version,signature\" entry", ErrMalformedHeader, HeaderStdSignature, quote(sig))
+	}
+	if len(v1) == 0 {
+		return Result{}, fmt.Errorf("%w: %s has no v1 signature", ErrNoMatchingSignature, HeaderStdSignature)
+	}
+
+	sc := getScratch()
+	defer putScratch(sc)
+	prefix := append(sc.prefix[:0], id...)
+	prefix = append(prefix, '.')
+	prefix = append(prefix, ts...)
+	prefix = append(prefix, '.')
+	sc.prefix = prefix
+	for i, s := range v.Secrets {
+		if s.k == nil {
+			continue
+		}
+		want := s.k.stdMAC(sc.out[:0], sc.sum[:], prefix, body)
+		sc.out = want
+		for _, got := range v1 {
+			if hmac.Equal([]byte(got), want) {
+				return Result{Scheme: SchemeStandard, SecretIndex: i, ID: id, Timestamp: time.Unix(sec, 0)}, nil
+			}
+		}
+	}
+	return Result{}, fmt.Errorf("%w: none of %d v1 signature(s) matches the body, id and timestamp with %s", ErrNoMatchingSignature, len(v1), v.secretsDesc())
+}
+
+func (v *Verifier) verifyMessageDesk(md string, body []byte) (Result, error) {
+	md = strings.TrimSpace(md)
+	if md == "" {
+		return Result{}, fmt.Errorf("%w: %s is empty", ErrMissingHeaders, HeaderSignature)
+	}
+	if len(md) != 44 || !isBase64(md) {
+		return Result{}, fmt.Errorf("%w: %s %s is not base64 of 32 bytes", ErrMalformedHeader, HeaderSignature, quote(md))
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	for i, s := range v.Secrets {
+		if s.k == nil {
+			continue
+		}
+		want := s.k.mdMAC(sc.out[:0], sc.sum[:], body)
+		sc.out = want
+		if hmac.Equal([]byte(md), want) {
+			return Result{Scheme: SchemeMessageDesk, SecretIndex: i}, nil
+		}
+	}
+	return Result{}, fmt.Errorf("%w: %s does not match the body with %s", ErrNoMatchingSignature, HeaderSignature, v.secretsDesc())
+}
+
+func (v *Verifier) tolerance() time.Duration {
+	if v.Tolerance == 0 {
+		return DefaultTolerance
+	}
+	return v.Tolerance
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Verifier) secretsDesc() string {
+	var fps []string
+	for _, s := range v.Secrets {
+		if !s.IsZero() {
+			fps = append(fps, s.Fingerprint())
+		}
+	}
+	if len(fps) == 1 {
+		return "secret " + fps[0]
+	}
+	return "secrets " + strings.Join(fps, ", ")
+}
+
+// header returns the first value of a header by its canonical name, or, for header maps
+// built by hand, by its documented spelling.
+func header(h http.Header, canon, name string) (string, bool) {
+	if vs, ok := h[canon]; ok && len(vs) > 0 {
+		return vs[0], true
+	}
+	if vs, ok := h[name]; ok && len(vs) > 0 {
+		return vs[0], true
+	}
+	if lower := strings.ToLower(name); lower != name {
+		if vs, ok := h[lower]; ok && len(vs) > 0 {
+			return vs[0], true
+		}
+	}
+	return "", false
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isBase64(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// quote quotes an untrusted header value for an error message, cut to a readable length.
+func quote(s string) string {
+	const limit = 64
+	if len(s) > limit {
+		return strconv.Quote(s[:limit]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// span formats a number of seconds, without overflowing time.Duration for absurd values.
+func span(sec int64) string {
+	if sec < 9e9 {
+		return (time.Duration(sec) * time.Second).String()
+	}
+	return strconv.FormatInt(sec, 10) + "s"
+}
