@@ -1,6 +1,187 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
-// Placeholder: the webhook-signing work replaces this file.
-func newVerifyCmd() *cobra.Command { return &cobra.Command{Use: "verify", Hidden: true} }
+	"github.com/spf13/cobra"
+
+	"github.com/relaydesk/relaydesk/webhook"
+)
+
+// webhookSecretEnv is read when no --secret is given, so the secret need not appear in shell history.
+const webhookSecretEnv = "RELAYDESK_WEBHOOK_SECRET"
+
+// verifyExitError carries the process exit status of verify and listen: 1 for a signature
+// that does not verify, 2 for a usage error. main's exitCode honours ExitCode.
+type verifyExitError struct {
+	code int
+	err  error
+}
+
+func (e *verifyExitError) Error() string { return e.err.Error() }
+func (e *verifyExitError) Unwrap() error { return e.err }
+func (e *verifyExitError) ExitCode() int { return e.code }
+
+func verifyUsageError(format string, a ...any) error {
+	return &verifyExitError{code: 2, err: fmt.Errorf(format, a...)}
+}
+
+func newVerifyCmd() *cobra.Command {
+	var (
+		secrets      []string
+		bodyFile     string
+		headers      []string
+		headerFile   string
+		standardOnly bool
+		tolerance    time.Duration
+		at           string
+	)
+	cmd := &cobra.Command{
+		Use:   "verify --secret whsec_… --body-file FILE --header 'name: value'…",
+		Short: "Check the signature of a webhook request",
+		Long: `Check a captured webhook request: its raw body and its headers against one or more
+signing secrets. Either scheme is accepted: Standard Webhooks (webhook-id, webhook-timestamp,
+webhook-signature) or X-MessageDesk-Signature; with --standard-only only the first.
+
+Exit status: 0 when the signature is valid, 1 when it is not (the reason is printed),
+2 for a usage error.`,
+		Example: `  relaydesk verify --secret "$SECRET" --body-file body.json \
+    --header 'webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek' \
+    --header 'webhook-timestamp: 1614265330' \
+    --header 'webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' \
+    --at 1614265330`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			secs, err := parseWebhookSecrets(secrets)
+			if err != nil {
+				return err
+			}
+			if bodyFile == "" {
+				return verifyUsageError("--body-file is required (use - for standard input)")
+			}
+			body, err := verifyReadBody(cmd.InOrStdin(), bodyFile)
+			if err != nil {
+				return verifyUsageError("reading body: %w", err)
+			}
+			h, err := parseHeaderLines(headers)
+			if err != nil {
+				return err
+			}
+			if headerFile != "" {
+				raw, err := os.ReadFile(headerFile)
+				if err != nil {
+					return verifyUsageError("reading headers: %w", err)
+				}
+				more, err := parseHeaderLines(strings.Split(string(raw), "\n"))
+				if err != nil {
+					return err
+				}
+				for k, vs := range more {
+					h[k] = append(h[k], vs...)
+				}
+			}
+			now := time.Now()
+			if at != "" {
+				if now, err = verifyParseAt(at); err != nil {
+					return err
+				}
+			}
+			v := &webhook.Verifier{Secrets: secs, Tolerance: tolerance, Now: func() time.Time { return now }, StandardOnly: standardOnly}
+			res, err := v.Verify(h, body)
+			if err != nil {
+				msg := "invalid: " + err.Error()
+				if errors.Is(err, webhook.ErrTimestampTooOld) && at == "" {
+					msg += " (to check a request captured earlier, pass --at with its webhook-timestamp)"
+				}
+				return &verifyExitError{code: 1, err: errors.New(msg)}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "valid: "+describeVerifyResult(res, secs))
+			return nil
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &verifyExitError{code: 2, err: err} })
+	f := cmd.Flags()
+	f.StringArrayVar(&secrets, "secret", nil, "signing secret (whsec_…); repeat for several, e.g. during a rotation (default $"+webhookSecretEnv+")")
+	f.StringVar(&bodyFile, "body-file", "", "file holding the raw request body, byte for byte (- for standard input)")
+	f.StringArrayVarP(&headers, "header", "H", nil, "request header as 'name: value'; repeatable")
+	f.StringVar(&headerFile, "header-file", "", "file of request headers, one 'name: value' per line")
+	f.BoolVar(&standardOnly, "standard-only", false, "accept only Standard Webhooks signatures (with replay protection)")
+	f.DurationVar(&tolerance, "tolerance", webhook.DefaultTolerance, "largest allowed distance between webhook-timestamp and now")
+	f.StringVar(&at, "at", "", "check the timestamp as of this time (Unix seconds or RFC 3339) instead of now")
+	return cmd
+}
+
+// parseWebhookSecrets reads --secret values, falling back to $RELAYDESK_WEBHOOK_SECRET
+// (several secrets there are separated by spaces or commas).
+func parseWebhookSecrets(vals []string) ([]webhook.Secret, error) {
+	if len(vals) == 0 {
+		vals = strings.FieldsFunc(os.Getenv(webhookSecretEnv), func(r rune) bool { return r == ',' || r == ' ' })
+	}
+	if len(vals) == 0 {
+		return nil, verifyUsageError("--secret is required (or set $%s)", webhookSecretEnv)
+	}
+	secs := make([]webhook.Secret, 0, len(vals))
+	for i, s := range vals {
+		sec, err := webhook.ParseSecret(s)
+		if err != nil {
+			return nil, verifyUsageError("secret #%d: %w", i+1, err)
+		}
+		secs = append(secs, sec)
+	}
+	return secs, nil
+}
+
+func verifyReadBody(stdin io.Reader, name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// parseHeaderLines reads "name: value" lines; blank lines and an HTTP request or status
+// line (as in a copied raw request) are skipped.
+func parseHeaderLines(lines []string) (map[string][]string, error) {
+	h := make(map[string][]string)
+	for _, line := range lines {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "HTTP/") || strings.HasSuffix(line, " HTTP/1.1") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, verifyUsageError("header %q is not of the form 'name: value'", line)
+		}
+		k := http.CanonicalHeaderKey(name)
+		h[k] = append(h[k], strings.TrimSpace(value))
+	}
+	return h, nil
+}
+
+func verifyParseAt(s string) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, verifyUsageError("--at %q is neither Unix seconds nor RFC 3339", s)
+	}
+	return t, nil
+}
+
+func describeVerifyResult(res webhook.Result, secs []webhook.Secret) string {
+	s := fmt.Sprintf("%s signature, secret #%d (%s)", res.Scheme, res.SecretIndex+1, secs[res.SecretIndex].Fingerprint())
+	if res.Scheme == webhook.SchemeStandard {
+		s += fmt.Sprintf(", webhook-id %s, webhook-timestamp %s", res.ID, res.Timestamp.UTC().Format(time.RFC3339))
+	} else {
+		s += " (no timestamp: no replay protection)"
+	}
+	return s
+}
