@@ -114,9 +114,6 @@ func (p Policy) CheckIP(ip netip.Addr) error {
 		return &AddrError{Addr: ip, Class: "not a valid IP address"}
 	}
 	ip = ip.WithZone("")
-	if p.allowAddr != nil && p.allowAddr(ip) {
-		return nil
-	}
 	for _, m := range metadataAddrs {
 		if ip == m {
 			return &AddrError{Addr: ip, Class: "a cloud metadata service address"}
@@ -136,18 +133,18 @@ func (p Policy) CheckIP(ip netip.Addr) error {
 		}
 		return nil // dials the public IPv4 address itself
 	case ip != netip.IPv6Unspecified() && ip != netip.IPv6Loopback() && v4Compatible.Contains(ip):
-		return embeddedOr(p, ip, lastV4(ip), "an IPv4-compatible IPv6 form of", "a deprecated IPv4-compatible IPv6 address")
+		return embeddedOr(ip, lastV4(ip), "an IPv4-compatible IPv6 form of", "a deprecated IPv4-compatible IPv6 address")
 	case nat64.Contains(ip):
-		return embeddedOr(p, ip, lastV4(ip), "a NAT64 form of", "a NAT64 address")
+		return embeddedOr(ip, lastV4(ip), "a NAT64 form of", "a NAT64 address")
 	case nat64Local.Contains(ip):
 		return &AddrError{Addr: ip, Class: "a local-use NAT64 address"}
 	case sixToFour.Contains(ip):
 		b := ip.As16()
-		return embeddedOr(p, ip, netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), "a 6to4 form of", "a 6to4 address")
+		return embeddedOr(ip, netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), "a 6to4 form of", "a 6to4 address")
 	case teredo.Contains(ip):
 		b := ip.As16()
 		client := netip.AddrFrom4([4]byte{^b[12], ^b[13], ^b[14], ^b[15]})
-		return embeddedOr(p, ip, client, "a Teredo form of", "a Teredo address")
+		return embeddedOr(ip, client, "a Teredo form of", "a Teredo address")
 	}
 
 	if matched, err := p.checkRules(ip, v6Rules); matched {
@@ -190,8 +187,8 @@ func embedded(ip netip.Addr, form string, err error) error {
 
 // embeddedOr refuses ip either way, naming the embedded address when that one
 // is refused in production (these forms are refused even with AllowPrivate).
-func embeddedOr(p Policy, ip, v4 netip.Addr, form, otherwise string) error {
-	if err := (Policy{allowAddr: p.allowAddr}).CheckIP(v4); err != nil {
+func embeddedOr(ip, v4 netip.Addr, form, otherwise string) error {
+	if err := (Policy{}).CheckIP(v4); err != nil {
 		return embedded(ip, form, err)
 	}
 	return &AddrError{Addr: ip, Class: otherwise}

@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 )
 
 // Resolver looks up a host's addresses. *net.Resolver satisfies it.
@@ -35,10 +34,6 @@ type Policy struct {
 	// resolution with Happy Eyeballs; every address is still checked before
 	// connecting).
 	Resolver Resolver
-
-	// allowAddr lets in-package tests treat one local test server as if it
-	// were on the public internet.
-	allowAddr func(netip.Addr) bool
 }
 
 // ErrBlocked is matched (errors.Is) by every refusal of an address or host

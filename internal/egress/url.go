@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -48,6 +49,9 @@ func (p Policy) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	}
 	if len(raw) > MaxURLLength {
 		return fail(nil, "the URL is %d characters long; the limit is %d", len(raw), MaxURLLength)
+	}
+	if !utf8.ValidString(raw) {
+		return fail(nil, "the URL is not valid UTF-8 text")
 	}
 	for i := 0; i < len(raw); i++ {
 		if c := raw[i]; c <= ' ' || c == 0x7f || c == '\\' {
@@ -162,6 +166,9 @@ func (p Policy) normalizeHost(host string) (string, netip.Addr, error) {
 		return ip.String(), ip, nil
 	}
 
+	if !utf8.ValidString(host) {
+		return refuse("the host is not valid UTF-8 text")
+	}
 	h := host
 	if !isASCII(h) || strings.Contains(strings.ToLower(h), "xn--") {
 		a, err := idna.Lookup.ToASCII(h)
