@@ -69,7 +69,7 @@ type Rule struct {
 
 // compiledRule is a Rule prepared for allocation-free evaluation.
 type compiledRule struct {
-	keywords   [][]rune       // case-folded (see foldRune)
+	keywords   []foldedKeyword
 	loc        *time.Location // activeHours
 	days       uint8          // bit i = time.Weekday(i)
 	start, end int            // minutes since midnight
@@ -130,8 +130,8 @@ func (r *Rule) match(f *Facts) bool {
 		if cr == nil {
 			return false
 		}
-		for _, kw := range cr.keywords {
-			if containsFold(f.Body, kw) {
+		for i := range cr.keywords {
+			if cr.keywords[i].in(f.Body) {
 				return true
 			}
 		}
@@ -200,19 +200,64 @@ func foldRune(r rune) rune {
 	return m
 }
 
-func foldString(s string) []rune {
-	out := make([]rune, 0, len(s))
-	for _, r := range s {
-		out = append(out, foldRune(r))
+// foldedKeyword is a messageContains keyword prepared for matching.
+type foldedKeyword struct {
+	runes []rune // folded with foldRune
+	// When the first rune is ASCII and no non-ASCII rune folds to it (all
+	// letters but k and s), candidates are found by scanning bytes for its
+	// two cases.
+	asciiFirst bool
+	lo, up     byte
+}
+
+// asciiOnlyFold[c] reports that ASCII c has no non-ASCII case partner.
+var asciiOnlyFold = func() (t [utf8.RuneSelf]bool) {
+	for c := range rune(utf8.RuneSelf) {
+		t[c] = true
+		for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
+			if f >= utf8.RuneSelf {
+				t[c] = false
+			}
+		}
 	}
-	return out
+	return t
+}()
+
+func foldKeyword(s string) foldedKeyword {
+	kw := foldedKeyword{runes: make([]rune, 0, len(s))}
+	for _, r := range s {
+		kw.runes = append(kw.runes, foldRune(r))
+	}
+	if len(kw.runes) > 0 {
+		if c := kw.runes[0]; c < utf8.RuneSelf && asciiOnlyFold[c] {
+			kw.asciiFirst = true
+			kw.lo, kw.up = byte(unicode.ToLower(c)), byte(unicode.ToUpper(c))
+		}
+	}
+	return kw
+}
+
+// in reports whether the keyword occurs in s, case-insensitively.
+func (kw *foldedKeyword) in(s string) bool {
+	if len(kw.runes) == 0 {
+		return false
+	}
+	if kw.asciiFirst {
+		// Bytes of multi-byte runes are ≥ 0x80, so a match of lo or up is
+		// always the start of a rune.
+		rest := kw.runes[1:]
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; (c == kw.lo || c == kw.up) && hasFoldPrefix(s[i+1:], rest) {
+				return true
+			}
+		}
+		return false
+	}
+	return containsFold(s, kw.runes)
 }
 
 // containsFold reports whether kw (folded) occurs in s, case-insensitively.
 func containsFold(s string, kw []rune) bool {
-	if len(kw) == 0 {
-		return false
-	}
 	first := kw[0]
 	for i := 0; i < len(s); {
 		r, size := rune(s[i]), 1
@@ -349,7 +394,7 @@ func (r *Rule) compile(field string) (*compiledRule, error) {
 			if utf8.RuneCountInString(kw) > MaxKeywordLen {
 				return nil, fieldErr(kf, "longer than "+strconv.Itoa(MaxKeywordLen)+" characters")
 			}
-			cr.keywords = append(cr.keywords, foldString(kw))
+			cr.keywords = append(cr.keywords, foldKeyword(kw))
 		}
 	case RulePhoneNumberEquals:
 		if err := foreign("phoneNumber"); err != nil {

@@ -1,7 +1,10 @@
 package relay
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
+	"unicode/utf8"
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/event"
@@ -236,5 +239,37 @@ func TestMatchAllocs(t *testing.T) {
 	f := Facts{Body: "bonjour, quel été !", At: utc("2026-03-07T17:00:00Z")}
 	if n := testing.AllocsPerRun(100, func() { c.Match(f) }); n != 0 {
 		t.Errorf("Match allocates %v times", n)
+	}
+}
+
+// TestKeywordFoldMatchesEqualFold checks the keyword matcher against a
+// reference built on strings.EqualFold, on random strings over an alphabet
+// rich in case-folding corner cases.
+func TestKeywordFoldMatchesEqualFold(t *testing.T) {
+	alphabet := []rune("aAkKsS\u212a\u017féÉßẞσςΣ xX\u0130\u0131iI")
+	rng := rand.New(rand.NewPCG(1, 2))
+	randString := func(n int) string {
+		var sb strings.Builder
+		for range n {
+			sb.WriteRune(alphabet[rng.IntN(len(alphabet))])
+		}
+		return sb.String()
+	}
+	reference := func(s, kw string) bool {
+		for i := range s {
+			for j := i; j <= len(s); j++ {
+				if utf8.ValidString(s[i:j]) && strings.EqualFold(s[i:j], kw) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for range 20000 {
+		s, kw := randString(rng.IntN(8)), randString(1+rng.IntN(3))
+		fk := foldKeyword(kw)
+		if got, want := fk.in(s), reference(s, kw); got != want {
+			t.Fatalf("keyword %q in %q = %v, want %v", kw, s, got, want)
+		}
 	}
 }
