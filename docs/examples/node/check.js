@@ -1,0 +1,20 @@
+// Test harness, not part of the example: reads cases as JSON on stdin, runs the functions
+// of receiver.js on each, and prints the results as JSON. Used by webhook/examples_test.go.
+const { verifyStandard, verifyMessageDesk } = require("./receiver.js");
+
+let input = "";
+process.stdin.on("data", (c) => (input += c));
+process.stdin.on("end", () => {
+  const results = JSON.parse(input).map((c) => {
+    const body = Buffer.from(c.bodyBase64, "base64");
+    const r = { name: c.name, standard: "ok", messageDesk: false };
+    try {
+      verifyStandard(c.secret, body, c.headers);
+    } catch (err) {
+      r.standard = String(err.message || err);
+    }
+    r.messageDesk = verifyMessageDesk(c.secret, body, c.headers["x-messagedesk-signature"]);
+    return r;
+  });
+  process.stdout.write(JSON.stringify(results));
+});
