@@ -21,6 +21,10 @@ func main() {
 	}
 	root.AddCommand(
 		&cobra.Command{Use: "version", Short: "Print the version", Run: func(*cobra.Command, []string) { fmt.Println(version) }},
+		newServeCmd(),
+		newMigrateCmd(),
+		newInitCmd(),
+		newPlatformTokenCmd(),
 		newVerifyCmd(),
 		newListenCmd(),
 	)

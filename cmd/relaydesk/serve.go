@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/relaydesk/relaydesk/internal/app"
+)
+
+// configFlags binds every setting as a flag whose default comes from the environment.
+func configFlags(fs *pflag.FlagSet) func() (app.Config, error) {
+	def, envErr := app.DefaultConfig().FromEnv()
+	c := def
+	fs.StringVar(&c.Addr, "addr", def.Addr, "listen address ("+app.EnvAddr+")")
+	fs.StringVar(&c.DataDir, "data-dir", def.DataDir, "data directory for SQLite and the generated master key ("+app.EnvDataDir+")")
+	fs.StringVar(&c.DatabaseURL, "database-url", def.DatabaseURL, "postgres:// URL; empty means SQLite ("+app.EnvDatabaseURL+")")
+	fs.StringVar(&c.Role, "role", def.Role, "all, api or worker ("+app.EnvRole+")")
+	fs.StringVar(&c.LogLevel, "log-level", def.LogLevel, "debug, info, warn or error ("+app.EnvLogLevel+")")
+	fs.BoolVar(&c.AllowPrivateEndpoints, "allow-private-endpoints", def.AllowPrivateEndpoints, "let webhooks reach http:// and private addresses: dev and tests only ("+app.EnvAllowPrivate+")")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", def.SecureCookies, "mark cookies Secure behind an HTTPS proxy ("+app.EnvSecureCookies+")")
+	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", def.DeliveryTimeout, "timeout of one delivery attempt ("+app.EnvTimeout+")")
+	fs.IntVar(&c.Workers, "workers", def.Workers, "concurrent deliveries in this process ("+app.EnvWorkers+")")
+	// The master key is read from the environment only, never from a flag (flags show in ps).
+	return func() (app.Config, error) {
+		c.Version = version
+		return c, envErr
+	}
+}
+
+func newServeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run relaydesk: the API, the pages and the delivery workers",
+		Args:  cobra.NoArgs,
+	}
+	get := configFlags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := get()
+		if err != nil {
+			return err
+		}
+		log := app.NewLogger(os.Stderr, cfg.LogLevel)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return a.Serve(ctx, func(addr string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "relaydesk %s (%s, role %s) listening on http://%s\n", version, a.Describe(), cfg.Role, addr)
+			if has, err := a.Accounts.HasUsers(ctx); err == nil && !has {
+				fmt.Fprintf(cmd.OutOrStdout(), "No account yet: open http://%s/setup to create the first workspace, or run `relaydesk init`.\n", addr)
+			}
+			log.Info("listening", "addr", addr, "store", a.Describe(), "role", cfg.Role)
+		})
+	}
+	return cmd
+}
+
+func newMigrateCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "migrate", Short: "Apply database migrations and exit", Args: cobra.NoArgs}
+	get := configFlags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		a, err := openApp(cmd.Context(), get)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		fmt.Fprintf(cmd.OutOrStdout(), "migrations applied (%s)\n", a.Describe())
+		return nil
+	}
+	return cmd
+}
+
+// openApp builds the app (which migrates) for one-shot commands; logs go to stderr.
+func openApp(ctx context.Context, get func() (app.Config, error)) (*app.App, error) {
+	cfg, err := get()
+	if err != nil {
+		return nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return app.New(ctx, cfg, app.NewLogger(os.Stderr, "warn"))
+}

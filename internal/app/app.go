@@ -1,0 +1,189 @@
+// Package app wires relaydesk together: config → store → services → HTTP server and
+// workers. It holds no business rules.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/account"
+	"github.com/relaydesk/relaydesk/internal/api"
+	"github.com/relaydesk/relaydesk/internal/auth"
+	"github.com/relaydesk/relaydesk/internal/credential"
+	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/web"
+)
+
+// App is a running relaydesk.
+type App struct {
+	Config    Config
+	Log       *slog.Logger
+	DB        *store.DB
+	MasterKey []byte
+	Metrics   *prometheus.Registry
+	Routes    *access.Table
+	Accounts  *account.Service
+	Platform  credential.Platform
+	Auth      *auth.Authenticator
+	API       *api.Server
+	Web       *web.Server
+
+	mux      *http.ServeMux
+	handler  http.Handler
+	migrated atomic.Bool
+}
+
+// NewLogger returns the JSON logger relaydesk writes to w.
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// New opens the database, migrates it and builds every service.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, DB: db, Metrics: prometheus.NewRegistry(), Routes: &access.Table{}, mux: http.NewServeMux()}
+	if err := a.build(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context) error {
+	var err error
+	if a.MasterKey, err = masterKey(a.Config, a.DB.Dialect == store.Postgres); err != nil {
+		return err
+	}
+	if err := a.DB.Migrate(ctx, a.Log); err != nil {
+		return err
+	}
+	a.migrated.Store(true)
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	a.Accounts = &account.Service{DB: a.DB}
+	a.Platform = credential.Platform{DB: a.DB}
+	a.Auth = &auth.Authenticator{Accounts: a.Accounts, Platform: a.Platform}
+	a.API = api.New(a.mux, a.Config.Version, a.Routes, a.Auth, a.Accounts, a.Log)
+	a.API.SecureCookies = a.Config.SecureCookies
+	a.API.RegisterFoundation()
+	a.Web = web.New(a.mux, a.Routes, a.Auth, a.Accounts, a.API.Throttle, a.Log)
+	a.Web.AllowPrivate, a.Web.SecureCookies, a.Web.Version = a.Config.AllowPrivateEndpoints, a.Config.SecureCookies, a.Config.Version
+
+	a.ops("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	a.ops("/readyz", a.ready)
+	a.Routes.Add(access.Route{Kind: "ops", Method: http.MethodGet, Path: "/metrics", Need: access.Anyone})
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}))
+
+	// Browsers send Sec-Fetch-Site/Origin; a cross-site form or fetch that changes state is
+	// refused here, before any handler. Scripts send neither and are not affected.
+	a.handler = http.NewCrossOriginProtection().Handler(a.mux)
+	return nil
+}
+
+func (a *App) ops(path string, h http.HandlerFunc) {
+	a.Routes.Add(access.Route{Kind: "ops", Method: http.MethodGet, Path: path, Need: access.Anyone})
+	a.mux.HandleFunc("GET "+path, h)
+}
+
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.DB.Ping(ctx); err != nil {
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	if !a.migrated.Load() {
+		http.Error(w, "migrations pending", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ready\n")
+}
+
+// Handler is the whole HTTP surface (for tests and for Serve).
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Serve listens on cfg.Addr until ctx ends, then shuts down gracefully. ready, when not
+// nil, receives the bound address once listening.
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	var ln net.Listener
+	if a.Config.Role != "worker" {
+		var err error
+		if ln, err = net.Listen("tcp", a.Config.Addr); err != nil {
+			return err
+		}
+	}
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- a.Run(runCtx) }()
+	errc := make(chan error, 1)
+	if ln != nil {
+		go func() { errc <- srv.Serve(ln) }()
+		if ready != nil {
+			ready(ln.Addr().String())
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	a.Log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	if ln != nil {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			a.Log.Warn("http shutdown", "err", err)
+		}
+	}
+	// Workers stop after the API, so nothing accepted during shutdown waits unworked.
+	stopRun()
+	return <-runDone
+}
+
+// Describe is the one-line summary printed at start.
+func (a *App) Describe() string {
+	if a.DB.Dialect == store.Postgres {
+		return "PostgreSQL"
+	}
+	return fmt.Sprintf("SQLite at %s", strings.TrimSuffix(a.Config.DataDir, string(os.PathSeparator))+string(os.PathSeparator)+"relaydesk.db")
+}
+
+// Run runs the background side of relaydesk (the delivery workers and periodic jobs) until
+// ctx ends. Serve calls it; tests that use Handler directly call it themselves.
+func (a *App) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}

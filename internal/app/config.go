@@ -1,0 +1,105 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config is every setting; each is a flag of `relaydesk serve` and an environment variable.
+type Config struct {
+	Addr        string // RELAYDESK_ADDR
+	DataDir     string // RELAYDESK_DATA_DIR: SQLite database and generated master key
+	DatabaseURL string // RELAYDESK_DATABASE_URL: postgres://… switches to PostgreSQL
+	// MasterKey encrypts signing secrets at rest: 32 bytes, base64 (RELAYDESK_MASTER_KEY).
+	// Generated into the data dir on first run with SQLite; required with PostgreSQL so that
+	// every instance shares it.
+	MasterKey string
+	// AllowPrivateEndpoints lets webhooks reach http:// and private addresses (dev and tests).
+	AllowPrivateEndpoints bool
+	// Role: "all" (default), "api" (HTTP only) or "worker" (deliveries only).
+	Role            string
+	LogLevel        string        // RELAYDESK_LOG_LEVEL: debug, info, warn, error
+	SecureCookies   bool          // RELAYDESK_SECURE_COOKIES: behind an HTTPS proxy
+	DeliveryTimeout time.Duration // RELAYDESK_DELIVERY_TIMEOUT
+	Workers         int           // RELAYDESK_WORKERS: concurrent deliveries per process
+	Version         string
+}
+
+// Env var names, kept with their flags in cmd/relaydesk.
+const (
+	EnvAddr          = "RELAYDESK_ADDR"
+	EnvDataDir       = "RELAYDESK_DATA_DIR"
+	EnvDatabaseURL   = "RELAYDESK_DATABASE_URL"
+	EnvMasterKey     = "RELAYDESK_MASTER_KEY"
+	EnvAllowPrivate  = "RELAYDESK_ALLOW_PRIVATE_ENDPOINTS"
+	EnvRole          = "RELAYDESK_ROLE"
+	EnvLogLevel      = "RELAYDESK_LOG_LEVEL"
+	EnvSecureCookies = "RELAYDESK_SECURE_COOKIES"
+	EnvTimeout       = "RELAYDESK_DELIVERY_TIMEOUT"
+	EnvWorkers       = "RELAYDESK_WORKERS"
+)
+
+// DefaultConfig is the zero-configuration setup: SQLite under ./data on 127.0.0.1:8080.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:8080", DataDir: "data", Role: "all", LogLevel: "info", DeliveryTimeout: 15 * time.Second, Workers: 50}
+}
+
+// FromEnv overlays the environment on c.
+func (c Config) FromEnv() (Config, error) {
+	str := func(name string, dst *string) {
+		if v, ok := os.LookupEnv(name); ok {
+			*dst = v
+		}
+	}
+	var err error
+	boolean := func(name string, dst *bool) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			b, e := strconv.ParseBool(v)
+			if e != nil && err == nil {
+				err = fmt.Errorf("%s=%q: want true or false", name, v)
+			}
+			*dst = b
+		}
+	}
+	str(EnvAddr, &c.Addr)
+	str(EnvDataDir, &c.DataDir)
+	str(EnvDatabaseURL, &c.DatabaseURL)
+	str(EnvMasterKey, &c.MasterKey)
+	str(EnvRole, &c.Role)
+	str(EnvLogLevel, &c.LogLevel)
+	boolean(EnvAllowPrivate, &c.AllowPrivateEndpoints)
+	boolean(EnvSecureCookies, &c.SecureCookies)
+	if v := os.Getenv(EnvTimeout); v != "" {
+		d, e := time.ParseDuration(v)
+		if e != nil && err == nil {
+			err = fmt.Errorf("%s=%q: want a duration such as 15s", EnvTimeout, v)
+		}
+		c.DeliveryTimeout = d
+	}
+	if v := os.Getenv(EnvWorkers); v != "" {
+		n, e := strconv.Atoi(v)
+		if e != nil && err == nil {
+			err = fmt.Errorf("%s=%q: want a number", EnvWorkers, v)
+		}
+		c.Workers = n
+	}
+	return c, err
+}
+
+// Validate checks the settings make sense together.
+func (c Config) Validate() error {
+	switch c.Role {
+	case "all", "api", "worker":
+	default:
+		return fmt.Errorf("role %q: want all, api or worker", c.Role)
+	}
+	if c.DeliveryTimeout <= 0 || c.DeliveryTimeout > 5*time.Minute {
+		return fmt.Errorf("delivery timeout %s: want between 1ms and 5m", c.DeliveryTimeout)
+	}
+	if c.Workers < 1 || c.Workers > 10000 {
+		return fmt.Errorf("workers %d: want 1 to 10000", c.Workers)
+	}
+	return nil
+}

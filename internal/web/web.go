@@ -1,0 +1,190 @@
+// Package web serves relaydesk's pages: server-rendered html/template, embedded with the
+// binary, no build step. Every page is registered through Page with its access.Need, in
+// the same route table the API uses.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/account"
+	"github.com/relaydesk/relaydesk/internal/auth"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Server renders the pages.
+type Server struct {
+	Mux      *http.ServeMux
+	Routes   *access.Table
+	Auth     *auth.Authenticator
+	Accounts *account.Service
+	Throttle *account.Throttle
+	Log      *slog.Logger
+	// AllowPrivate shows the banner that private endpoints are allowed (dev and tests only).
+	AllowPrivate  bool
+	SecureCookies bool
+	Version       string
+
+	layout *template.Template
+}
+
+// Handler serves a page for a caller who passed its Need (p is nil on public pages when
+// nobody is signed in).
+type Handler func(w http.ResponseWriter, r *http.Request, p *access.Principal)
+
+// New prepares the page server and registers the foundation's pages.
+func New(mux *http.ServeMux, routes *access.Table, a *auth.Authenticator, accounts *account.Service, throttle *account.Throttle, log *slog.Logger) *Server {
+	s := &Server{Mux: mux, Routes: routes, Auth: a, Accounts: accounts, Throttle: throttle, Log: log}
+	s.layout = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	static, _ := fs.Sub(staticFS, "static")
+	s.Routes.Add(access.Route{Kind: "page", Method: http.MethodGet, Path: "/static/", Need: access.Anyone})
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	s.registerFoundation()
+	return s
+}
+
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Page registers a page. GET pages send signed-out visitors to the sign-in page; callers
+// without the level get a 403 page.
+func (s *Server) Page(method, path string, need access.Need, h Handler) {
+	s.Routes.Add(access.Route{Kind: "page", Method: method, Path: path, Need: need})
+	s.Mux.HandleFunc(method+" "+path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+		w.Header().Set("Referrer-Policy", "same-origin")
+		p, err := s.Auth.Principal(r)
+		if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+			s.Log.Error("authenticate", "err", err)
+			s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+			return
+		}
+		if need.Auth != access.Public {
+			if p == nil || p.Platform {
+				if r.Method == http.MethodGet {
+					http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+					return
+				}
+				s.Error(w, r, nil, http.StatusUnauthorized, "Signed out", "Your session has ended. Sign in again.")
+				return
+			}
+			if !need.Allows(p) {
+				s.Error(w, r, p, http.StatusForbidden, "No access",
+					"Your role ("+orNone(p.RoleName)+") does not give you access to this page. Ask a workspace Admin for access.")
+				return
+			}
+		}
+		h(w, r, p)
+	})
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no workspace"
+	}
+	return s
+}
+
+// View is what every template gets.
+type View struct {
+	Title     string
+	Principal *access.Principal
+	Workspace string
+	Nav       []NavItem
+	Active    string
+	Flash     string
+	Error     string
+	// PrivateBanner is on while RELAYDESK_ALLOW_PRIVATE_ENDPOINTS is.
+	PrivateBanner bool
+	Version       string
+	Data          any
+}
+
+// NavItem is a link in the navigation, shown only to those who may open it.
+type NavItem struct {
+	Label, Href, Key string
+	Children         []NavItem
+}
+
+func (s *Server) nav(p *access.Principal) []NavItem {
+	if p == nil || p.UserID == "" {
+		return nil
+	}
+	items := []NavItem{{Label: "Home", Href: "/", Key: "home"}}
+	if p.Can(access.Relays, access.Viewer) {
+		items = append(items, NavItem{Label: "Relays", Href: "/relays", Key: "relays"})
+	}
+	var settings []NavItem
+	if p.Can(access.Developer, access.Viewer) {
+		settings = append(settings, NavItem{Label: "Developer Tools", Href: "/settings/developer", Key: "developer"})
+		settings = append(settings, NavItem{Label: "Events & deliveries", Href: "/settings/developer/events", Key: "events"})
+	}
+	if p.Can(access.Team, access.Viewer) {
+		settings = append(settings, NavItem{Label: "Team Management", Href: "/settings/team", Key: "team"})
+	}
+	if p.Can(access.Developer, access.Editor) {
+		settings = append(settings, NavItem{Label: "API Keys", Href: "/settings/api-keys", Key: "api-keys"})
+	}
+	if len(settings) > 0 {
+		items = append(items, NavItem{Label: "Workspace Settings", Key: "settings", Children: settings})
+	}
+	return items
+}
+
+// Render writes a page: the layout around templates/<name>.html.
+func (s *Server) Render(w http.ResponseWriter, r *http.Request, status int, name string, v View) {
+	t, err := s.layout.Clone()
+	if err == nil {
+		_, err = t.ParseFS(templateFS, "templates/"+name+".html")
+	}
+	if err != nil {
+		s.Log.Error("template", "name", name, "err", err)
+		http.Error(w, "template error", http.StatusInternalServerError)
+		return
+	}
+	v.Nav = s.nav(v.Principal)
+	v.PrivateBanner = s.AllowPrivate
+	v.Version = s.Version
+	if v.Principal != nil && v.Principal.WorkspaceID != "" && v.Workspace == "" {
+		if ws, err := s.Accounts.Workspace(r.Context(), v.Principal.WorkspaceID); err == nil {
+			v.Workspace = ws.Name
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		s.Log.Error("render", "name", name, "err", err)
+		http.Error(w, "render error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Error renders an error page.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, p *access.Principal, status int, title, msg string) {
+	s.Render(w, r, status, "error", View{Title: title, Principal: p, Error: msg})
+}
+
+var funcs = template.FuncMap{
+	"lower": strings.ToLower,
+}
