@@ -13,10 +13,10 @@ func newInitCmd() *cobra.Command {
 	var workspace, email string
 	var passwordStdin bool
 	cmd := &cobra.Command{
-		Use:   "init --workspace NAME --email EMAIL --password-stdin",
-		Short: "Create a workspace and its first Admin (non-interactive)",
+		Use:     "init --workspace NAME --email EMAIL --password-stdin",
+		Short:   "Create a workspace and its first Admin (non-interactive)",
 		Example: `  printf '%s\n' "$PASSWORD" | relaydesk init --workspace Acme --email admin@acme.test --password-stdin`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 	}
 	get := configFlags(cmd.Flags())
 	cmd.Flags().StringVar(&workspace, "workspace", "", "workspace name")

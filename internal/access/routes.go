@@ -72,7 +72,9 @@ type Route struct {
 	Need   Need
 }
 
-func (r Route) String() string { return r.Kind + " " + r.Method + " " + r.Path + " (" + r.Need.String() + ")" }
+func (r Route) String() string {
+	return r.Kind + " " + r.Method + " " + r.Path + " (" + r.Need.String() + ")"
+}
 
 // Table is the route table: every API route and UI page is added to it when registered,
 // and the middleware enforces what it says. Tests walk it.

@@ -305,4 +305,6 @@ func (e *InvalidError) Error() string { return e.Msg }
 // Validation marks the error as the caller's input problem (the API answers 422).
 func (e *InvalidError) Validation() bool { return true }
 
-func invalidf(format string, args ...any) error { return &InvalidError{Msg: fmt.Sprintf(format, args...)} }
+func invalidf(format string, args ...any) error {
+	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
+}
