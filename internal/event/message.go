@@ -149,62 +149,61 @@ func parseMessage(data []byte, m *Message) error {
 	seen := 0
 	err := eachMember(data, "data", func(key string, val []byte) error {
 		bit := messageKeyBit(key)
-		field := "data." + key
+		field := path{prefix: "data", idx: -1, key: key}
 		if bit == 0 {
-			return fieldErr(field, "unknown field")
+			return field.err("unknown field")
 		}
 		if seen&bit != 0 {
-			return fieldErr(field, "duplicate field")
+			return field.err("duplicate field")
 		}
 		seen |= bit
 		var err error
+		var ok bool
 		switch bit {
 		case mID:
 			m.ID, err = idString(field, val)
 		case mObject:
-			var s string
-			if s, err = str(field, val); err == nil && s != "Message" {
-				err = fieldErr(field, `must be "Message"`)
+			if _, ok, err = constant(field, val, "Message"); err == nil && !ok {
+				err = field.err(`must be "Message"`)
 			}
 		case mWorkspaceID:
 			m.WorkspaceID, err = idString(field, val)
 		case mConversationID:
 			m.ConversationID, err = idString(field, val)
 		case mCommunicationType:
-			if m.CommunicationType, err = str(field, val); err == nil &&
-				m.CommunicationType != CommunicationSMS && m.CommunicationType != CommunicationMMS {
-				err = fieldErr(field, `must be "sms" or "mms"`)
+			if m.CommunicationType, ok, err = constant(field, val, CommunicationSMS, CommunicationMMS); err == nil && !ok {
+				err = field.err(`must be "sms" or "mms"`)
 			}
 		case mDirection:
-			if m.Direction, err = str(field, val); err == nil && m.Direction != DirectionInbound {
-				err = fieldErr(field, `must be "inbound"`)
+			if m.Direction, ok, err = constant(field, val, DirectionInbound); err == nil && !ok {
+				err = field.err(`must be "inbound"`)
 			}
 		case mFrom:
 			m.From, err = phone(field, val)
 		case mTo:
-			m.To = make([]string, 0, 2)
-			err = eachElement(val, field, func(i int, el []byte) error {
-				f := field + "[" + strconv.Itoa(i) + "]"
+			m.To = m.To[:0]
+			err = eachElement(val, "data.to", func(i int, el []byte) error {
 				if i >= MaxRecipients {
-					return fieldErr(field, "at most "+strconv.Itoa(MaxRecipients)+" recipients")
+					return field.err("at most " + strconv.Itoa(MaxRecipients) + " recipients")
 				}
-				p, err := phone(f, el)
+				p, err := phone(path{prefix: "data.to", idx: i}, el)
 				m.To = append(m.To, p)
 				return err
 			})
 			if err == nil && len(m.To) == 0 {
-				err = fieldErr(field, "must have at least one recipient (the workspace line)")
+				err = field.err("must have at least one recipient (the workspace line)")
 			}
 		case mBody:
 			if m.Body, err = str(field, val); err == nil && len(m.Body) > MaxBodyBytes {
-				err = fieldErr(field, "longer than "+strconv.Itoa(MaxBodyBytes)+" bytes")
+				err = field.err("longer than " + strconv.Itoa(MaxBodyBytes) + " bytes")
 			}
 		case mMedia:
-			err = eachElement(val, field, func(i int, el []byte) error {
+			m.Media = m.Media[:0]
+			err = eachElement(val, "data.media", func(i int, el []byte) error {
 				if i >= MaxMedia {
-					return fieldErr(field, "at most "+strconv.Itoa(MaxMedia)+" items")
+					return field.err("at most " + strconv.Itoa(MaxMedia) + " items")
 				}
-				md, err := parseMedia(field+"["+strconv.Itoa(i)+"]", el)
+				md, err := parseMedia(path{prefix: "data.media", idx: i}, el)
 				m.Media = append(m.Media, md)
 				return err
 			})
@@ -232,16 +231,17 @@ func parseMessage(data []byte, m *Message) error {
 	return nil
 }
 
-func parseMedia(field string, v []byte) (Media, error) {
+func parseMedia(field path, v []byte) (Media, error) {
 	var md Media
 	var seenURL, seenType bool
-	err := eachMember(v, field, func(key string, val []byte) error {
-		f := field + "." + key
+	err := eachMember(v, field.String(), func(key string, val []byte) error {
+		f := field
+		f.key = key
 		var err error
 		switch key {
 		case "url":
 			if seenURL {
-				return fieldErr(f, "duplicate field")
+				return f.err("duplicate field")
 			}
 			seenURL = true
 			if md.URL, err = str(f, val); err != nil {
@@ -250,91 +250,139 @@ func parseMedia(field string, v []byte) (Media, error) {
 			return checkMediaURL(f, md.URL)
 		case "contentType":
 			if seenType {
-				return fieldErr(f, "duplicate field")
+				return f.err("duplicate field")
 			}
 			seenType = true
 			if md.ContentType, err = str(f, val); err != nil {
 				return err
 			}
-			if len(md.ContentType) > MaxContentTypeLen {
-				return fieldErr(f, "too long")
-			}
-			mt, _, err := mime.ParseMediaType(md.ContentType)
-			if err != nil || !strings.Contains(mt, "/") {
-				return fieldErr(f, "must be a MIME type such as \"image/jpeg\"")
-			}
-			return nil
+			return checkContentType(f, md.ContentType)
 		default:
-			return fieldErr(f, "unknown field")
+			return f.err("unknown field")
 		}
 	})
 	if err == nil && !seenURL {
-		err = fieldErr(field+".url", "required")
+		field.key = "url"
+		err = field.err("required")
 	}
 	if err == nil && !seenType {
-		err = fieldErr(field+".contentType", "required")
+		field.key = "contentType"
+		err = field.err("required")
 	}
 	return md, err
 }
 
-func checkMediaURL(field, s string) error {
-	if s == "" {
-		return fieldErr(field, "required")
+// checkContentType accepts a MIME type "type/subtype" with optional
+// parameters.
+func checkContentType(field path, s string) error {
+	if len(s) > MaxContentTypeLen {
+		return field.err("too long")
 	}
-	if len(s) > MaxURLLen {
-		return fieldErr(field, "longer than "+strconv.Itoa(MaxURLLen)+" bytes")
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fieldErr(field, "must be an absolute http(s) URL")
+	mt, _, err := mime.ParseMediaType(s)
+	if err != nil || !strings.Contains(mt, "/") {
+		return field.err("must be a MIME type such as \"image/jpeg\"")
 	}
 	return nil
 }
 
-func str(field string, v []byte) (string, error) {
+func checkMediaURL(field path, s string) error {
+	if s == "" {
+		return field.err("required")
+	}
+	if len(s) > MaxURLLen {
+		return field.err("longer than " + strconv.Itoa(MaxURLLen) + " bytes")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return field.err("must be an absolute http(s) URL")
+	}
+	return nil
+}
+
+// path names a field lazily: the string is built only for an error.
+// It reads prefix[idx].key, leaving out a negative idx and an empty key.
+type path struct {
+	prefix string
+	idx    int
+	key    string
+}
+
+func (p path) String() string {
+	s := p.prefix
+	if p.idx >= 0 {
+		s += "[" + strconv.Itoa(p.idx) + "]"
+	}
+	if p.key != "" {
+		s += "." + p.key
+	}
+	return s
+}
+
+func (p path) err(reason string) error { return fieldErr(p.String(), reason) }
+
+func str(field path, v []byte) (string, error) {
 	if v[0] != '"' {
-		return "", fieldErr(field, "must be a string, not "+jsonKind(v))
+		return "", field.err("must be a string, not " + jsonKind(v))
 	}
 	return decodeString(v), nil
 }
 
-func idString(field string, v []byte) (string, error) {
+// constant returns s, or want without allocating when the literal v is want.
+func constant(field path, v []byte, want ...string) (string, bool, error) {
+	if v[0] != '"' {
+		return "", false, field.err("must be a string, not " + jsonKind(v))
+	}
+	for _, w := range want {
+		if len(v) == len(w)+2 && string(v[1:len(v)-1]) == w {
+			return w, true, nil
+		}
+	}
+	s := decodeString(v)
+	for _, w := range want {
+		if s == w {
+			return w, true, nil
+		}
+	}
+	return s, false, nil
+}
+
+func idString(field path, v []byte) (string, error) {
 	s, err := str(field, v)
 	if err != nil {
 		return "", err
 	}
 	if s == "" {
-		return "", fieldErr(field, "must not be empty")
+		return "", field.err("must not be empty")
 	}
 	if len(s) > MaxIDLen {
-		return "", fieldErr(field, "longer than "+strconv.Itoa(MaxIDLen)+" bytes")
+		return "", field.err("longer than " + strconv.Itoa(MaxIDLen) + " bytes")
 	}
 	return s, nil
 }
 
-func phone(field string, v []byte) (string, error) {
+func phone(field path, v []byte) (string, error) {
 	s, err := str(field, v)
 	if err != nil {
 		return "", err
 	}
 	if !IsE164(s) {
-		return "", fieldErr(field, "must be an E.164 phone number such as +15551234567, not "+quote(s))
+		return "", field.err("must be an E.164 phone number such as +15551234567, not " + quote(s))
 	}
 	return s, nil
 }
 
-func timestamp(field string, v []byte) (time.Time, error) {
+func timestamp(field path, v []byte) (time.Time, error) {
 	s, err := str(field, v)
 	if err != nil {
 		return time.Time{}, err
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fieldErr(field, "must be an RFC 3339 time such as 2025-11-19T14:28:39.459465Z")
+		return time.Time{}, field.err("must be an RFC 3339 time such as 2025-11-19T14:28:39.459465Z")
 	}
 	t = t.UTC().Truncate(time.Microsecond)
 	if y := t.Year(); y < 1970 || y > 9999 {
-		return time.Time{}, fieldErr(field, "year out of range")
+		return time.Time{}, field.err("year out of range")
 	}
 	return t, nil
 }
@@ -357,12 +405,12 @@ func validateTestEvent(data []byte, v *Validated) error {
 	var msg string
 	seen := false
 	err := eachMember(data, "data", func(key string, val []byte) error {
-		f := "data." + key
+		f := path{prefix: "data", idx: -1, key: key}
 		if key != "message" {
-			return fieldErr(f, "unknown field")
+			return f.err("unknown field")
 		}
 		if seen {
-			return fieldErr(f, "duplicate field")
+			return f.err("duplicate field")
 		}
 		seen = true
 		s, err := str(f, val)
@@ -370,10 +418,10 @@ func validateTestEvent(data []byte, v *Validated) error {
 			return err
 		}
 		if s == "" {
-			return fieldErr(f, "must not be empty")
+			return f.err("must not be empty")
 		}
 		if utf8.RuneCountInString(s) > MaxTestMessageLen {
-			return fieldErr(f, "longer than "+strconv.Itoa(MaxTestMessageLen)+" characters")
+			return f.err("longer than " + strconv.Itoa(MaxTestMessageLen) + " characters")
 		}
 		msg = s
 		return nil
