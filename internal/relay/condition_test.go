@@ -4,8 +4,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/relaydesk/relaydesk/internal/event"
 )
