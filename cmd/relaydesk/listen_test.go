@@ -61,7 +61,7 @@ func TestListenHandler(t *testing.T) {
 		out    []string
 	}{
 		{"valid", 200, false, 200, []string{"event:    MessageReceived", "id:       01KAE88YX393N7SAE2VQ3WQ0ZB", "delivery: 01KAE8DELIVERY",
-			"attempt:  3", "verified: yes: Standard Webhooks signature, secret #1 (whsec_…", "\n  \"name\": \"MessageReceived\",\n", "→ 200 OK"}},
+			"attempt:  3", "verified: yes: Standard Webhooks, secret #1 (whsec_…", "\n  \"name\": \"MessageReceived\",\n", "→ 200 OK"}},
 		{"chosen status", 503, false, 503, []string{"verified: yes", "→ 503 Service Unavailable"}},
 		{"tampered", 200, true, 401, []string{"verified: NO: webhook: no matching signature", "→ 401 Unauthorized"}},
 	} {

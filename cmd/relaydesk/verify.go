@@ -177,7 +177,7 @@ func verifyParseAt(s string) (time.Time, error) {
 }
 
 func describeVerifyResult(res webhook.Result, secs []webhook.Secret) string {
-	s := fmt.Sprintf("%s signature, secret #%d (%s)", res.Scheme, res.SecretIndex+1, secs[res.SecretIndex].Fingerprint())
+	s := fmt.Sprintf("%s, secret #%d (%s)", res.Scheme, res.SecretIndex+1, secs[res.SecretIndex].Fingerprint())
 	if res.Scheme == webhook.SchemeStandard {
 		s += fmt.Sprintf(", webhook-id %s, webhook-timestamp %s", res.ID, res.Timestamp.UTC().Format(time.RFC3339))
 	} else {

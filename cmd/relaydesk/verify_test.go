@@ -57,7 +57,7 @@ func TestVerifyCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{"standard vector", append([]string{"--secret", kaVerifySecret, "--body-file", body, "--at", "1614265330"}, std...), 0, "valid: Standard Webhooks signature, secret #1"},
+		{"standard vector", append([]string{"--secret", kaVerifySecret, "--body-file", body, "--at", "1614265330"}, std...), 0, "valid: Standard Webhooks, secret #1"},
 		{"rotation: second secret", append([]string{"--secret", other, "--secret", kaVerifySecret, "--body-file", body, "--at", "2021-02-25T15:04:00Z"}, std...), 0, "secret #2"},
 		{"header file", []string{"--secret", kaVerifySecret, "--body-file", body, "--at", "1614265330", "--header-file", headerFile}, 0, "valid"},
 		{"messagedesk vector", append([]string{"--secret", kaVerifySecret, "--body-file", body}, md...), 0, "no replay protection"},
