@@ -237,7 +237,7 @@ func TestSendTimeout(t *testing.T) {
 	if res.Status != 0 || res.Outcome() != Retry || res.MinDelay() != time.Minute {
 		t.Fatalf("status %d outcome %v min delay %v", res.Status, res.Outcome(), res.MinDelay())
 	}
-	if el := time.Since(start); el > 2*time.Second {
+	if el := time.Since(start); el > 5*time.Second { // generous: shared CI machines
 		t.Fatalf("timeout took %v", el)
 	}
 	if res.RequestHeaders.Get("X-MessageDesk-Signature") != "…(masked)" {
