@@ -1,0 +1,27 @@
+# relaydesk — the README's two commands are `make run` and `make test`.
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: run test test-deps fuzz bench build vet
+
+run: ## serve on the embedded SQLite under ./data, on http://127.0.0.1:8080
+	$(GO) run ./cmd/relaydesk serve
+
+build:
+	$(GO) build -o relaydesk ./cmd/relaydesk
+
+test: test-deps ## every test, with the race detector (PostgreSQL half needs a server; see README)
+	$(GO) test -race -timeout 45m ./...
+
+# The Node.js receiver example is tested against our signatures; it needs its npm package.
+test-deps:
+	@[ -d docs/examples/node/node_modules ] || npm ci --prefix docs/examples/node --no-audit --no-fund --silent
+
+fuzz: ## each fuzz target for a short while
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./webhook/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckURL$$' -fuzztime $(FUZZTIME) ./internal/egress/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDefinition$$' -fuzztime $(FUZZTIME) ./internal/relay/
+
+vet:
+	gofmt -l . | (! grep .) && $(GO) vet ./...

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary compiles relaydesk once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "relaydesk")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	out  *strings.Builder
+}
+
+// startServe runs `relaydesk serve` in dir with no configuration but the address, and
+// waits for the line that says where it listens.
+func startServe(t *testing.T, bin, dir string, env ...string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve", "--addr", addr)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	out := &strings.Builder{}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := false
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if !once && strings.Contains(sc.Text(), "listening on http://") {
+				once = true
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("relaydesk serve did not start: %s", out.String())
+	}
+	return &server{cmd: cmd, addr: addr, out: out}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// A fresh directory: serve shows the setup page, init works from a script, data survives
+// a restart, and SIGTERM ends the process cleanly within 10 s.
+func TestServeInitRestartSigterm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+
+	s := startServe(t, bin, dir)
+	if !strings.Contains(s.out.String(), "/setup") {
+		t.Errorf("start banner does not point at the setup page: %q", s.out.String())
+	}
+	if code, body := get(t, "http://"+s.addr+"/setup"); code != 200 || !strings.Contains(body, "Set up relaydesk") {
+		t.Fatalf("GET /setup = %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "relaydesk.db")); err != nil {
+		t.Fatalf("SQLite database not under ./data: %v", err)
+	}
+
+	// init from a script, while the server runs (SQLite WAL allows it).
+	initCmd := exec.Command(bin, "init", "--workspace", "Acme", "--email", "admin@acme.test", "--password-stdin")
+	initCmd.Dir = dir
+	initCmd.Stdin = strings.NewReader("correct horse battery\n")
+	out, err := initCmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "workspace_id=") {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	if code, _ := get(t, "http://"+s.addr+"/setup"); code != http.StatusNotFound {
+		t.Fatalf("GET /setup after init = %d, want 404", code)
+	}
+
+	// SIGTERM: clean exit, quickly.
+	start := time.Now()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("relaydesk did not exit within 10 s of SIGTERM")
+	}
+	t.Logf("SIGTERM → exit in %s", time.Since(start).Round(time.Millisecond))
+
+	// Restart: the account is still there.
+	s2 := startServe(t, bin, dir)
+	body := `{"email":"admin@acme.test","password":"correct horse battery"}`
+	res, err := http.Post("http://"+s2.addr+"/v1/sessions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("sign in after restart = %d", res.StatusCode)
+	}
+}
+
+func TestInitRefusesPasswordFlagless(t *testing.T) {
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "init", "--workspace", "Acme", "--email", "a@b.test")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--password-stdin") {
+		t.Fatalf("init without --password-stdin: %v %s", err, out)
+	}
+}
