@@ -1,0 +1,263 @@
+package delivery
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/store"
+)
+
+// Errors of the attempt-log operations.
+var (
+	ErrBadCursor = errors.New("invalid cursor")
+	ErrInFlight  = errors.New("an attempt of this delivery is in progress")
+)
+
+// NotDeliverableError says why a delivery cannot be retried now.
+type NotDeliverableError struct{ Reason string }
+
+func (e *NotDeliverableError) Error() string { return "cannot deliver: " + e.Reason }
+
+// MaxPage is the largest page List returns.
+const MaxPage = 100
+
+// ListParams filter and page the delivery log. Zero values do not filter.
+type ListParams struct {
+	State        State
+	EndpointID   string
+	EventName    string
+	Since, Until time.Time // created at, inclusive
+	Cursor       string    // from Page.Next
+	Limit        int       // 1..MaxPage, default 50
+}
+
+// Page is one page of deliveries, newest first.
+type Page struct {
+	Deliveries []Delivery
+	Next       string // cursor of the next page; empty on the last
+}
+
+const cursorPrefix = "d1:"
+
+func encodeCursor(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + id))
+}
+
+func decodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !strings.HasPrefix(string(b), cursorPrefix) || len(b) != len(cursorPrefix)+26 {
+		return "", ErrBadCursor
+	}
+	return string(b[len(cursorPrefix):]), nil
+}
+
+// List returns a page of the workspace's deliveries, newest first.
+func (s *Service) List(ctx context.Context, workspaceID string, p ListParams) (Page, error) {
+	if p.Limit <= 0 {
+		p.Limit = 50
+	}
+	p.Limit = min(p.Limit, MaxPage)
+	var where strings.Builder
+	where.WriteString("workspace_id = ?")
+	args := []any{workspaceID}
+	add := func(cond string, v any) {
+		where.WriteString(" AND " + cond)
+		args = append(args, v)
+	}
+	if p.Cursor != "" {
+		id, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		add("id < ?", id)
+	}
+	if p.State != "" {
+		add("state = ?", p.State)
+	}
+	if p.EndpointID != "" {
+		add("endpoint_id = ?", p.EndpointID)
+	}
+	if p.EventName != "" {
+		add("event_name = ?", p.EventName)
+	}
+	if !p.Since.IsZero() {
+		add("created_at >= ?", store.Micros(p.Since))
+	}
+	if !p.Until.IsZero() {
+		add("created_at <= ?", store.Micros(p.Until))
+	}
+	args = append(args, p.Limit+1)
+	rows, err := s.DB.Query(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return Page{}, err
+	}
+	defer rows.Close()
+	out := Page{Deliveries: []Delivery{}}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return Page{}, err
+		}
+		out.Deliveries = append(out.Deliveries, d)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, err
+	}
+	if len(out.Deliveries) > p.Limit {
+		out.Deliveries = out.Deliveries[:p.Limit]
+		out.Next = encodeCursor(out.Deliveries[p.Limit-1].ID)
+	}
+	return out, nil
+}
+
+// Get returns one delivery of the workspace with its attempts, oldest first.
+func (s *Service) Get(ctx context.Context, workspaceID, id string) (Delivery, []Attempt, error) {
+	d, err := scanDelivery(s.DB.QueryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE workspace_id = ? AND id = ?`, workspaceID, id))
+	if err != nil {
+		return d, nil, err
+	}
+	rows, err := s.DB.Query(ctx, `SELECT id, number, started_at, duration_us, request_headers, status, response_headers, response_body, error
+		FROM attempts WHERE delivery_id = ? ORDER BY number, id`, id)
+	if err != nil {
+		return d, nil, err
+	}
+	defer rows.Close()
+	atts := []Attempt{}
+	for rows.Next() {
+		var a Attempt
+		var started, dur int64
+		var reqH, respH string
+		if err := rows.Scan(&a.ID, &a.Number, &started, &dur, &reqH, &a.Status, &respH, &a.ResponseBody, &a.Error); err != nil {
+			return d, nil, err
+		}
+		a.StartedAt, a.DurationMs = store.Time(started), float64(dur)/1000
+		_ = json.Unmarshal([]byte(reqH), &a.RequestHeaders)
+		_ = json.Unmarshal([]byte(respH), &a.ResponseHeaders)
+		atts = append(atts, a)
+	}
+	return d, atts, rows.Err()
+}
+
+// Retry makes one more attempt of a delivery now, whatever its state (failed and cancelled
+// included). It does not change the delivery's schedule: a retrying delivery keeps its
+// next attempt unless this one succeeds.
+func (s *Service) Retry(ctx context.Context, workspaceID, id string) (Delivery, error) {
+	targets, err := s.targets()
+	if err != nil {
+		return Delivery{}, err
+	}
+	d, _, err := s.Get(ctx, workspaceID, id)
+	if err != nil {
+		return d, err
+	}
+	t, err := targets.Target(ctx, workspaceID, d.EndpointID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return d, &NotDeliverableError{ReasonEndpointGone}
+	case err != nil:
+		return d, err
+	case !t.Enabled:
+		return d, &NotDeliverableError{disabledReason(t)}
+	case len(t.Secrets) == 0:
+		return d, &NotDeliverableError{ReasonNoSecret}
+	}
+	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+		var state State
+		var lease *int64
+		if err := tx.QueryRow(ctx, `SELECT state, lease_until FROM deliveries WHERE workspace_id = ? AND id = ?`, workspaceID, id).Scan(&state, &lease); err != nil {
+			return err
+		}
+		if state == Delivering && lease != nil && *lease > store.Micros(s.now()) {
+			return ErrInFlight
+		}
+		if err := audit.Record(ctx, tx, workspaceID, "delivery.retry", "delivery", id, map[string]any{"endpointId": d.EndpointID, "state": state}); err != nil {
+			return err
+		}
+		_, err := s.river.InsertTx(ctx, tx.Tx, attemptArgs{DeliveryID: id, Once: true}, nil)
+		return err
+	})
+	return d, err
+}
+
+// Recover re-queues, in a background job, the failed deliveries of an endpoint created
+// between since and until (inclusive), each for a new round of the schedule. It returns
+// how many deliveries that is.
+func (s *Service) Recover(ctx context.Context, workspaceID, endpointID string, since, until time.Time) (int, error) {
+	if until.Before(since) {
+		return 0, errors.New("until is before since")
+	}
+	a := recoverArgs{WorkspaceID: workspaceID, EndpointID: endpointID, Since: store.Micros(since), Until: store.Micros(until), Before: store.Micros(s.now())}
+	n := 0
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE workspace_id = ? AND endpoint_id = ? AND state = ? AND created_at >= ? AND created_at <= ? AND updated_at <= ?`,
+			workspaceID, endpointID, Failed, a.Since, a.Until, a.Before).Scan(&n); err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, workspaceID, "endpoint.recover", "endpoint", endpointID,
+			map[string]any{"since": since.UTC(), "until": until.UTC(), "count": n}); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		_, err := s.river.InsertTx(ctx, tx.Tx, a, nil)
+		return err
+	})
+	return n, err
+}
+
+// workRecover re-queues the deliveries a Recover asked for, in batches.
+func (s *Service) workRecover(ctx context.Context, job *river.Job[recoverArgs]) error {
+	a := job.Args
+	total := 0
+	for {
+		n := 0
+		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+			now := store.Micros(s.now())
+			rows, err := tx.Query(ctx, `UPDATE deliveries SET state = ?, seq = seq + 1, round_start = attempts, reason = '', next_attempt_at = ?, updated_at = ?
+				WHERE id IN (SELECT id FROM deliveries WHERE workspace_id = ? AND endpoint_id = ? AND state = ? AND created_at >= ? AND created_at <= ? AND updated_at <= ? LIMIT ?)
+				AND state = ?
+				RETURNING id, seq`,
+				Pending, now, now, a.WorkspaceID, a.EndpointID, Failed, a.Since, a.Until, a.Before, sweepBatch, Failed)
+			if err != nil {
+				return err
+			}
+			var params []river.InsertManyParams
+			for rows.Next() {
+				var args attemptArgs
+				if err := rows.Scan(&args.DeliveryID, &args.Seq); err != nil {
+					rows.Close()
+					return err
+				}
+				params = append(params, river.InsertManyParams{Args: args})
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			n = len(params)
+			if n == 0 {
+				return nil
+			}
+			_, err = s.river.InsertManyFastTx(ctx, tx.Tx, params)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+		total += n
+		if n < sweepBatch {
+			break
+		}
+	}
+	s.Log.Info("recovered failed deliveries", "workspace", a.WorkspaceID, "endpoint", a.EndpointID, "count", total)
+	return nil
+}
