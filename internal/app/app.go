@@ -24,6 +24,9 @@ import (
 	"github.com/relaydesk/relaydesk/internal/api"
 	"github.com/relaydesk/relaydesk/internal/auth"
 	"github.com/relaydesk/relaydesk/internal/credential"
+	"github.com/relaydesk/relaydesk/internal/delivery"
+	"github.com/relaydesk/relaydesk/internal/egress"
+	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/web"
 )
@@ -41,6 +44,8 @@ type App struct {
 	Auth      *auth.Authenticator
 	API       *api.Server
 	Web       *web.Server
+	// Endpoints is Developer Tools: endpoints and the signing secret (delivery.Targets).
+	Endpoints *endpoint.Service
 
 	mux      *http.ServeMux
 	handler  http.Handler
@@ -90,8 +95,16 @@ func (a *App) build(ctx context.Context) error {
 	a.API = api.New(a.mux, a.Config.Version, a.Routes, a.Auth, a.Accounts, a.Log)
 	a.API.SecureCookies = a.Config.SecureCookies
 	a.API.RegisterFoundation()
+	policy := egress.Policy{AllowPrivate: a.Config.AllowPrivateEndpoints}
+	if a.Endpoints, err = endpoint.New(a.DB, a.MasterKey, policy, &delivery.Sender{Client: policy.Client(a.Config.DeliveryTimeout),
+		UserAgent: "relaydesk/" + a.Config.Version}); err != nil {
+		return err
+	}
+	a.API.RegisterEndpoints(a.Endpoints)
+	a.API.RegisterAudit(a.DB)
 	a.Web = web.New(a.mux, a.Routes, a.Auth, a.Accounts, a.API.Throttle, a.Log)
 	a.Web.AllowPrivate, a.Web.SecureCookies, a.Web.Version = a.Config.AllowPrivateEndpoints, a.Config.SecureCookies, a.Config.Version
+	a.Web.RegisterDeveloper(a.Endpoints)
 
 	a.ops("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	a.ops("/readyz", a.ready)
