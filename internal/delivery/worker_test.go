@@ -398,5 +398,3 @@ func TestSweepReleasesExpiredLease(t *testing.T) {
 		}
 	})
 }
-
-
