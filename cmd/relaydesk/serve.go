@@ -26,7 +26,10 @@ func configFlags(fs *pflag.FlagSet) func() (app.Config, error) {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", def.SecureCookies, "mark cookies Secure behind an HTTPS proxy ("+app.EnvSecureCookies+")")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", def.DeliveryTimeout, "timeout of one delivery attempt ("+app.EnvTimeout+")")
 	fs.IntVar(&c.Workers, "workers", def.Workers, "concurrent deliveries in this process ("+app.EnvWorkers+")")
-	// The master key is read from the environment only, never from a flag (flags show in ps).
+	fs.StringVar(&c.SMTPFrom, "smtp-from", def.SMTPFrom, "From address of invitation emails ("+app.EnvSMTPFrom+")")
+	fs.StringVar(&c.PublicURL, "public-url", def.PublicURL, "origin used in emailed links, e.g. https://relaydesk.example.com ("+app.EnvPublicURL+")")
+	// The master key and the SMTP URL (it holds a password) are read from the environment
+	// only, never from a flag (flags show in ps).
 	return func() (app.Config, error) {
 		c.Version = version
 		return c, envErr

@@ -28,6 +28,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/team"
 	"github.com/relaydesk/relaydesk/internal/web"
 )
 
@@ -44,6 +45,8 @@ type App struct {
 	Auth      *auth.Authenticator
 	API       *api.Server
 	Web       *web.Server
+	// Team is Team Management: roles, members, invitations (issue 7).
+	Team *team.Service
 	// Endpoints is Developer Tools: endpoints and the signing secret (delivery.Targets).
 	Endpoints *endpoint.Service
 
@@ -104,6 +107,18 @@ func (a *App) build(ctx context.Context) error {
 	a.API.RegisterAudit(a.DB)
 	a.Web = web.New(a.mux, a.Routes, a.Auth, a.Accounts, a.API.Throttle, a.Log)
 	a.Web.AllowPrivate, a.Web.SecureCookies, a.Web.Version = a.Config.AllowPrivateEndpoints, a.Config.SecureCookies, a.Config.Version
+
+	// Team Management: roles, members, invitations (issue 7).
+	a.Team = &team.Service{DB: a.DB, Accounts: a.Accounts, Log: a.Log}
+	if a.Config.SMTPURL != "" {
+		m, err := team.ParseSMTP(a.Config.SMTPURL, a.Config.SMTPFrom)
+		if err != nil {
+			return err
+		}
+		a.Team.Mailer = m
+	}
+	a.API.RegisterTeam(a.Team, a.Config.PublicURL)
+	a.Web.RegisterTeam(a.Team, a.Config.PublicURL)
 	a.Web.RegisterDeveloper(a.Endpoints)
 
 	a.ops("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,6 +25,14 @@ type Config struct {
 	SecureCookies   bool          // RELAYDESK_SECURE_COOKIES: behind an HTTPS proxy
 	DeliveryTimeout time.Duration // RELAYDESK_DELIVERY_TIMEOUT
 	Workers         int           // RELAYDESK_WORKERS: concurrent deliveries per process
+	// SMTPURL sends invitation emails: smtp://user:pass@host:587 or smtps://…:465
+	// (RELAYDESK_SMTP_URL, environment only: it holds a password). Empty: the inviter is
+	// shown the link to pass on.
+	SMTPURL  string
+	SMTPFrom string // RELAYDESK_SMTP_FROM: the From address of invitation emails
+	// PublicURL is the site's origin for links in emails, e.g. https://relaydesk.example.com
+	// (RELAYDESK_PUBLIC_URL); empty: the origin the inviter used.
+	PublicURL string
 	Version         string
 }
 
@@ -39,6 +48,9 @@ const (
 	EnvSecureCookies = "RELAYDESK_SECURE_COOKIES"
 	EnvTimeout       = "RELAYDESK_DELIVERY_TIMEOUT"
 	EnvWorkers       = "RELAYDESK_WORKERS"
+	EnvSMTPURL       = "RELAYDESK_SMTP_URL"
+	EnvSMTPFrom      = "RELAYDESK_SMTP_FROM"
+	EnvPublicURL     = "RELAYDESK_PUBLIC_URL"
 )
 
 // DefaultConfig is the zero-configuration setup: SQLite under ./data on 127.0.0.1:8080.
@@ -69,6 +81,9 @@ func (c Config) FromEnv() (Config, error) {
 	str(EnvMasterKey, &c.MasterKey)
 	str(EnvRole, &c.Role)
 	str(EnvLogLevel, &c.LogLevel)
+	str(EnvSMTPURL, &c.SMTPURL)
+	str(EnvSMTPFrom, &c.SMTPFrom)
+	str(EnvPublicURL, &c.PublicURL)
 	boolean(EnvAllowPrivate, &c.AllowPrivateEndpoints)
 	boolean(EnvSecureCookies, &c.SecureCookies)
 	if v := os.Getenv(EnvTimeout); v != "" {
@@ -100,6 +115,12 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 1 || c.Workers > 10000 {
 		return fmt.Errorf("workers %d: want 1 to 10000", c.Workers)
+	}
+	if c.SMTPURL != "" && c.SMTPFrom == "" {
+		return fmt.Errorf("%s is set: %s (the From address) is required too", EnvSMTPURL, EnvSMTPFrom)
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://") {
+		return fmt.Errorf("public URL %q: want https://host", c.PublicURL)
 	}
 	return nil
 }

@@ -25,8 +25,6 @@ func (s *Server) registerFoundation() {
 		"Your webhook endpoint and signing secret."))
 	s.Page(http.MethodGet, "/settings/developer/events", access.Require(access.Developer, access.Viewer), s.placeholder("events", "Events & deliveries",
 		"Every event and each delivery attempt."))
-	s.Page(http.MethodGet, "/settings/team", access.Require(access.Team, access.Viewer), s.placeholder("team", "Team Management",
-		"Members, invitations, roles and permissions."))
 	s.Page(http.MethodGet, "/settings/api-keys", access.Require(access.Developer, access.Editor), s.placeholder("api-keys", "API Keys",
 		"Keys for scripts and Zapier, acting with your role."))
 }

@@ -1,0 +1,313 @@
+package team
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/account"
+	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/store"
+)
+
+// Role is a role of a workspace with what may be done to it.
+type Role struct {
+	ID      string        `json:"id"`
+	Name    string        `json:"name"`
+	Builtin bool          `json:"builtin" doc:"Seeded in every workspace: Admin, Manager, Operator."`
+	Levels  access.Levels `json:"levels" doc:"Access level per feature: none, viewer, editor or owner."`
+	// Editable: levels may be changed (not Admin). Renamable: name may change (custom
+	// roles only). Deletable: custom roles (refused while members or invitations use it).
+	Editable    bool      `json:"editable"`
+	Renamable   bool      `json:"renamable"`
+	Deletable   bool      `json:"deletable"`
+	MemberCount int       `json:"memberCount"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+// IsAdmin reports whether this is the built-in Admin role.
+func (r Role) IsAdmin() bool { return r.Builtin && r.Name == access.RoleAdmin }
+
+// full returns levels with every feature present (missing ones are none).
+func full(ls access.Levels) access.Levels {
+	out := access.Levels{}
+	for _, f := range access.Features {
+		out[f] = ls.Of(f)
+	}
+	return out
+}
+
+func checkLevels(ls access.Levels) (access.Levels, error) {
+	if err := ls.Validate(); err != nil {
+		return nil, &Error{Kind: Invalid, Msg: err.Error()}
+	}
+	return full(ls), nil
+}
+
+func (r *Role) finish() {
+	r.Editable = !r.IsAdmin()
+	r.Renamable = !r.Builtin
+	r.Deletable = !r.Builtin
+	r.Levels = full(r.Levels)
+}
+
+const roleCols = `r.id, r.name, r.builtin, r.levels, r.created_at, r.updated_at,
+	(SELECT COUNT(*) FROM members m WHERE m.role_id = r.id)`
+
+func scanRole(sc interface{ Scan(...any) error }) (Role, error) {
+	var r Role
+	var levels string
+	var created, updated int64
+	if err := sc.Scan(&r.ID, &r.Name, &r.Builtin, &levels, &created, &updated, &r.MemberCount); err != nil {
+		return r, err
+	}
+	var err error
+	if r.Levels, err = access.DecodeLevels(levels); err != nil {
+		return r, err
+	}
+	r.CreatedAt, r.UpdatedAt = store.Time(created), store.Time(updated)
+	r.finish()
+	return r, nil
+}
+
+// Roles lists a workspace's roles: built-in first, then custom by name.
+func (s *Service) Roles(ctx context.Context, workspaceID string) ([]Role, error) {
+	rows, err := s.DB.Query(ctx, `SELECT `+roleCols+` FROM roles r WHERE r.workspace_id = ?
+		ORDER BY CASE WHEN r.builtin THEN 0 ELSE 1 END, r.created_at, r.name`, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Role{}
+	for rows.Next() {
+		r, err := scanRole(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Role returns one role of a workspace.
+func (s *Service) Role(ctx context.Context, workspaceID, id string) (Role, error) {
+	return roleByID(ctx, s.DB, workspaceID, id)
+}
+
+func roleByID(ctx context.Context, q store.Querier, workspaceID, id string) (Role, error) {
+	r, err := scanRole(q.QueryRow(ctx, `SELECT `+roleCols+` FROM roles r WHERE r.workspace_id = ? AND r.id = ?`, workspaceID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, errorf(NotFound, "no role %q in this workspace", id)
+	}
+	return r, err
+}
+
+// RoleInput creates a role: its levels, or those of CopyFrom when Levels is nil.
+type RoleInput struct {
+	Name     string
+	Levels   access.Levels
+	CopyFrom string
+}
+
+// CreateRole adds a custom role (team owner, within the actor's own levels).
+func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleInput) (Role, error) {
+	if err := member(p); err != nil {
+		return Role{}, err
+	}
+	name := strings.TrimSpace(in.Name)
+	if err := account.CheckName("role", name); err != nil {
+		return Role{}, err
+	}
+	var out Role
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
+			return err
+		}
+		levels := in.Levels
+		if in.CopyFrom != "" {
+			src, err := roleByID(ctx, tx, p.WorkspaceID, in.CopyFrom)
+			if err != nil {
+				return err
+			}
+			if levels == nil {
+				levels = src.Levels
+			}
+		}
+		levels, err := checkLevels(levels)
+		if err != nil {
+			return err
+		}
+		if err := covers(p, levels, "the role"); err != nil {
+			return err
+		}
+		now := store.Micros(s.now())
+		id := store.NewID()
+		_, err = tx.Exec(ctx, `INSERT INTO roles (id, workspace_id, name, builtin, levels, created_at, updated_at) VALUES (?, ?, ?, FALSE, ?, ?, ?)`,
+			id, p.WorkspaceID, name, levels.Encode(), now, now)
+		if store.IsUniqueViolation(err) {
+			return errorf(Conflict, "a role named %q already exists", name)
+		}
+		if err != nil {
+			return err
+		}
+		if out, err = roleByID(ctx, tx, p.WorkspaceID, id); err != nil {
+			return err
+		}
+		detail := map[string]any{"name": name, "levels": levels}
+		if in.CopyFrom != "" {
+			detail["copiedFrom"] = in.CopyFrom
+		}
+		return audit.Record(ctx, tx, p.WorkspaceID, "role.create", "role", id, detail)
+	})
+	return out, err
+}
+
+// RoleUpdate changes a role; nil fields stay as they are.
+type RoleUpdate struct {
+	Name   *string
+	Levels access.Levels
+}
+
+// UpdateRole renames a custom role or changes a role's levels (not Admin's). The actor
+// must cover both the old and the new levels.
+func (s *Service) UpdateRole(ctx context.Context, p *access.Principal, id string, in RoleUpdate) (Role, error) {
+	if err := member(p); err != nil {
+		return Role{}, err
+	}
+	var out Role
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
+			return err
+		}
+		r, err := roleByID(ctx, tx, p.WorkspaceID, id)
+		if err != nil {
+			return err
+		}
+		if r.IsAdmin() {
+			return errorf(Forbidden, "the Admin role is built in and cannot be edited")
+		}
+		if r.ID == p.RoleID {
+			return errorf(Forbidden, "you cannot edit your own role; ask another member with team owner access")
+		}
+		if err := covers(p, r.Levels, "the role "+r.Name); err != nil {
+			return err
+		}
+		name, levels := r.Name, r.Levels
+		detail := map[string]any{}
+		if in.Name != nil && strings.TrimSpace(*in.Name) != r.Name {
+			if r.Builtin {
+				return errorf(Forbidden, "built-in roles keep their names")
+			}
+			name = strings.TrimSpace(*in.Name)
+			if err := account.CheckName("role", name); err != nil {
+				return err
+			}
+			detail["name"] = map[string]string{"from": r.Name, "to": name}
+		}
+		if in.Levels != nil {
+			if levels, err = checkLevels(in.Levels); err != nil {
+				return err
+			}
+			if err := covers(p, levels, "the role"); err != nil {
+				return err
+			}
+			detail["levels"] = map[string]access.Levels{"from": r.Levels, "to": levels}
+		}
+		_, err = tx.Exec(ctx, `UPDATE roles SET name = ?, levels = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
+			name, levels.Encode(), store.Micros(s.now()), p.WorkspaceID, id)
+		if store.IsUniqueViolation(err) {
+			return errorf(Conflict, "a role named %q already exists", name)
+		}
+		if err != nil {
+			return err
+		}
+		if out, err = roleByID(ctx, tx, p.WorkspaceID, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, p.WorkspaceID, "role.update", "role", id, detail)
+	})
+	return out, err
+}
+
+// DeleteRole removes a custom role nobody uses; when members (or pending invitations) use
+// it, the Conflict error lists them.
+func (s *Service) DeleteRole(ctx context.Context, p *access.Principal, id string) error {
+	if err := member(p); err != nil {
+		return err
+	}
+	return s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
+			return err
+		}
+		r, err := roleByID(ctx, tx, p.WorkspaceID, id)
+		if err != nil {
+			return err
+		}
+		if r.Builtin {
+			return errorf(Forbidden, "the built-in role %s cannot be deleted", r.Name)
+		}
+		if err := covers(p, r.Levels, "the role "+r.Name); err != nil {
+			return err
+		}
+		users, err := roleMembers(ctx, tx, p.WorkspaceID, id)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			emails := make([]string, len(users))
+			for i, u := range users {
+				emails[i] = u.Email
+			}
+			return &Error{Kind: Conflict, Members: users,
+				Msg: "the role " + r.Name + " is used by " + plural(len(users), "member") + " (" + strings.Join(emails, ", ") +
+					"); give them another role first"}
+		}
+		var pending int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM invitations WHERE workspace_id = ? AND role_id = ? AND status = 'pending'`,
+			p.WorkspaceID, id).Scan(&pending); err != nil {
+			return err
+		}
+		if pending > 0 {
+			return errorf(Conflict, "the role %s is offered by %s; revoke them or invite with another role first",
+				r.Name, plural(pending, "pending invitation"))
+		}
+		// Joined invitations keep their history but must not pin the role.
+		if _, err := tx.Exec(ctx, `DELETE FROM invitations WHERE workspace_id = ? AND role_id = ?`, p.WorkspaceID, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM roles WHERE workspace_id = ? AND id = ?`, p.WorkspaceID, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, p.WorkspaceID, "role.delete", "role", id, map[string]any{"name": r.Name, "levels": r.Levels})
+	})
+}
+
+func roleMembers(ctx context.Context, q store.Querier, workspaceID, roleID string) ([]MemberRef, error) {
+	rows, err := q.Query(ctx, `SELECT u.id, u.email FROM members m JOIN users u ON u.id = m.user_id
+		WHERE m.workspace_id = ? AND m.role_id = ? ORDER BY u.email`, workspaceID, roleID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MemberRef
+	for rows.Next() {
+		var m MemberRef
+		if err := rows.Scan(&m.UserID, &m.Email); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}
