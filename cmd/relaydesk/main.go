@@ -27,6 +27,7 @@ func main() {
 		newPlatformTokenCmd(),
 		newVerifyCmd(),
 		newListenCmd(),
+		newBenchCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "relaydesk:", err)
