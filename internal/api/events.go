@@ -1,0 +1,296 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/delivery"
+	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/relay"
+)
+
+const (
+	// MaxPublishBatch is how many events one publish request may carry.
+	MaxPublishBatch = 500
+	// MaxPublishBody bounds a publish request. One event's envelope is at most 256 KiB;
+	// a batch may be up to 500 events but at most 8 MiB in all (split larger batches).
+	MaxPublishBody = 8 << 20
+)
+
+// publishEvent is one event of a publish request.
+type publishEvent struct {
+	WorkspaceID    string          `json:"workspaceId"`
+	Name           string          `json:"name"`
+	Data           json.RawMessage `json:"data"`
+	Context        json.RawMessage `json:"context,omitempty"`
+	OccurredAt     string          `json:"occurredAt,omitempty"`
+	IdempotencyKey string          `json:"idempotencyKey,omitempty"`
+}
+
+type publishRequest struct {
+	publishEvent
+	Events []json.RawMessage `json:"events"`
+}
+
+// publishEventDoc and publishDoc describe the request in the OpenAPI document; the body is
+// decoded strictly by hand so every error names its field (events[3].data.to[1]).
+type publishEventDoc struct {
+	WorkspaceID    string         `json:"workspaceId" doc:"The workspace the event belongs to; it must exist."`
+	Name           string         `json:"name" doc:"An event type from GET /v1/event-types, e.g. MessageReceived."`
+	Data           map[string]any `json:"data" doc:"The event's data, exactly as the catalog describes it (for MessageReceived a Message, every key present)."`
+	Context        *event.Context `json:"context,omitempty" doc:"Facts for relay conditions that the data does not carry; never delivered."`
+	OccurredAt     *time.Time     `json:"occurredAt,omitempty" doc:"When it happened, when the data does not say (activeHours)."`
+	IdempotencyKey string         `json:"idempotencyKey,omitempty" maxLength:"255" doc:"Batch only (one event: the Idempotency-Key header). The same key within 24 h returns the first event's id."`
+}
+
+type publishDoc struct {
+	publishEventDoc
+	Events []publishEventDoc `json:"events,omitempty" maxItems:"500" doc:"A batch: send either one event's fields or events, not both."`
+}
+
+type publishResult struct {
+	ID         string `json:"id"`
+	Duplicate  bool   `json:"duplicate" doc:"The idempotency key was seen in the last 24 h: id is the first event's and nothing new was stored."`
+	Deliveries int    `json:"deliveries" doc:"Deliveries made for the event (one per matched endpoint; 0 for a duplicate)."`
+}
+
+type publishBody struct {
+	ID         string          `json:"id,omitempty" doc:"One event: its id."`
+	Duplicate  *bool           `json:"duplicate,omitempty"`
+	Deliveries *int            `json:"deliveries,omitempty"`
+	Events     []publishResult `json:"events,omitempty" doc:"A batch: one result per event, in order."`
+}
+
+// eventError turns an event's validation error into a 422 (413 when too large) naming the
+// field with its place in the request.
+func eventError(prefix string, err error) error {
+	var ve *event.ValidationError
+	if !errors.As(err, &ve) {
+		return huma.Error422UnprocessableEntity(prefix + err.Error())
+	}
+	field := prefix + ve.Field
+	status := http.StatusUnprocessableEntity
+	if errors.Is(err, event.ErrTooLarge) {
+		status = http.StatusRequestEntityTooLarge
+	}
+	return huma.NewError(status, field+": "+ve.Reason, &huma.ErrorDetail{Location: "body." + field, Message: ve.Reason})
+}
+
+// decodeStrict decodes one JSON object into v, refusing unknown fields and trailing data;
+// errors name the field under prefix.
+func decodeStrict(b []byte, v any, prefix string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err == nil {
+		return nil
+	}
+	at := strings.TrimSuffix(prefix, ".")
+	if at == "" {
+		at = "body"
+	}
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return eventError(prefix, &event.ValidationError{Field: te.Field, Reason: "must be a JSON " + te.Value + " of the documented type"})
+	case errors.As(err, &te):
+		return eventError("", &event.ValidationError{Field: at, Reason: "must be a JSON object"})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return eventError(prefix, &event.ValidationError{Field: name, Reason: "unknown field"})
+	}
+	return eventError("", &event.ValidationError{Field: at, Reason: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")})
+}
+
+func (e publishEvent) input(headerKey string) (relay.Input, error) {
+	in := relay.Input{WorkspaceID: e.WorkspaceID, Name: e.Name, Data: e.Data, Context: e.Context, IdempotencyKey: e.IdempotencyKey}
+	if headerKey != "" {
+		if in.IdempotencyKey != "" && in.IdempotencyKey != headerKey {
+			return in, &event.ValidationError{Field: "idempotencyKey", Reason: "differs from the Idempotency-Key header"}
+		}
+		in.IdempotencyKey = headerKey
+	}
+	if e.OccurredAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
+		if err != nil {
+			return in, &event.ValidationError{Field: "occurredAt", Reason: "must be an RFC 3339 time"}
+		}
+		in.OccurredAt = t
+	}
+	return in, nil
+}
+
+func (e publishEvent) empty() bool {
+	return e.WorkspaceID == "" && e.Name == "" && e.Data == nil && e.Context == nil && e.OccurredAt == "" && e.IdempotencyKey == ""
+}
+
+type eventsOut struct {
+	Body struct {
+		Events []relay.StoredEvent `json:"events"`
+		Next   string              `json:"next,omitempty" doc:"Cursor of the next page (pass it as cursor); absent on the last page."`
+	}
+}
+
+type eventOut struct {
+	Body struct {
+		Event      relay.StoredEvent   `json:"event"`
+		Deliveries []delivery.Delivery `json:"deliveries"`
+	}
+}
+
+// RegisterEvents adds the producer API (POST /v1/platform/events), the event catalog and
+// the event log.
+func (s *Server) RegisterEvents(pub *relay.Publisher) {
+	Register(s, huma.Operation{OperationID: "publishEvents", Method: http.MethodPost, Path: "/v1/platform/events",
+		Summary: "Publish events", Tags: []string{"Platform"}, DefaultStatus: http.StatusAccepted,
+		MaxBodyBytes: MaxPublishBody,
+		Errors:       []int{http.StatusNotFound, http.StatusRequestEntityTooLarge},
+		Description: "For the producer: publishes one event ({workspaceId, name, data, context?, occurredAt?}) or a batch " +
+			"({events: [...]}, at most 500 events and 8 MiB). Each event is validated against the catalog (422 naming the field, " +
+			"e.g. events[3].data.to[1]; 413 when its envelope would exceed 256 KiB), matched to the workspace's enabled relays, " +
+			"and stored with one delivery per matched endpoint. The answer (202) comes after the events, their deliveries and " +
+			"their jobs are committed together: all of a request or none. The same Idempotency-Key (header for one event, " +
+			"idempotencyKey per event in a batch) within 24 h returns the first event's id instead of a new event."},
+		access.ByPlatform, func(ctx context.Context, in *struct {
+			IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"One event: the same key within 24 h returns the first event's id."`
+			RawBody        []byte
+		}) (*struct{ Body publishBody }, error) {
+			var req publishRequest
+			if err := decodeStrict(in.RawBody, &req, ""); err != nil {
+				return nil, err
+			}
+			batch := req.Events != nil
+			var prepared []relay.Prepared
+			prefix := func(i int) string {
+				if batch {
+					return "events[" + strconv.Itoa(i) + "]."
+				}
+				return ""
+			}
+			if batch {
+				switch {
+				case !req.publishEvent.empty():
+					return nil, huma.Error422UnprocessableEntity("send either one event or events, not both",
+						&huma.ErrorDetail{Location: "body.events", Message: "send either one event or events, not both"})
+				case len(req.Events) == 0:
+					return nil, eventError("", &event.ValidationError{Field: "events", Reason: "at least one event"})
+				case len(req.Events) > MaxPublishBatch:
+					return nil, eventError("", &event.ValidationError{Field: "events", Reason: fmt.Sprintf("at most %d events per request", MaxPublishBatch)})
+				case in.IdempotencyKey != "":
+					return nil, huma.Error422UnprocessableEntity("a batch takes idempotencyKey per event, not the Idempotency-Key header")
+				}
+				prepared = make([]relay.Prepared, len(req.Events))
+				for i, raw := range req.Events {
+					var e publishEvent
+					if err := decodeStrict(raw, &e, prefix(i)); err != nil {
+						return nil, err
+					}
+					pin, err := e.input("")
+					if err == nil {
+						prepared[i], err = pub.Prepare(pin)
+					}
+					if err != nil {
+						return nil, eventError(prefix(i), err)
+					}
+				}
+			} else {
+				pin, err := req.publishEvent.input(in.IdempotencyKey)
+				if err != nil {
+					return nil, eventError("", err)
+				}
+				p, err := pub.Prepare(pin)
+				if err != nil {
+					return nil, eventError("", err)
+				}
+				prepared = []relay.Prepared{p}
+			}
+			acc, err := pub.Publish(ctx, prepared)
+			var uw *relay.UnknownWorkspaceError
+			if errors.As(err, &uw) {
+				field := prefix(uw.Index) + "workspaceId"
+				return nil, huma.Error404NotFound(field+": no such workspace", &huma.ErrorDetail{Location: "body." + field, Message: "no such workspace", Value: uw.WorkspaceID})
+			}
+			if err != nil {
+				return nil, s.Problem(ctx, err)
+			}
+			out := &struct{ Body publishBody }{}
+			if batch {
+				out.Body.Events = make([]publishResult, len(acc))
+				for i, a := range acc {
+					out.Body.Events[i] = publishResult{ID: a.ID, Duplicate: a.Duplicate, Deliveries: a.Deliveries}
+				}
+			} else {
+				a := acc[0]
+				out.Body.ID, out.Body.Duplicate, out.Body.Deliveries = a.ID, &a.Duplicate, &a.Deliveries
+			}
+			return out, nil
+		})
+	s.describeBody(http.MethodPost, "/v1/platform/events", reflect.TypeFor[publishDoc]())
+
+	Register(s, huma.Operation{OperationID: "listEventTypes", Method: http.MethodGet, Path: "/v1/event-types", Summary: "List event types",
+		Description: "The event catalog: each type's name, data type, description and a JSON example of its data.", Tags: []string{"Events"}},
+		access.SignedIn, func(ctx context.Context, _ *struct{}) (*struct {
+			Body struct {
+				EventTypes []event.Type `json:"eventTypes"`
+			}
+		}, error) {
+			out := &struct {
+				Body struct {
+					EventTypes []event.Type `json:"eventTypes"`
+				}
+			}{}
+			out.Body.EventTypes = event.Types()
+			return out, nil
+		})
+
+	viewer := access.Require(access.Developer, access.Viewer)
+	Register(s, huma.Operation{OperationID: "listEvents", Method: http.MethodGet, Path: "/v1/events", Summary: "List events",
+		Description: "The workspace's accepted events, newest first.", Tags: []string{"Events"}},
+		viewer, func(ctx context.Context, in *struct {
+			Name   string    `query:"name" maxLength:"100" doc:"Only events of this type."`
+			Since  time.Time `query:"since" doc:"Only events created at or after this time (RFC 3339)."`
+			Until  time.Time `query:"until" doc:"Only events created at or before this time (RFC 3339)."`
+			Cursor string    `query:"cursor" maxLength:"100" doc:"From the previous page's next."`
+			Limit  int       `query:"limit" minimum:"1" maximum:"100" default:"50"`
+		}) (*eventsOut, error) {
+			evs, next, err := pub.Relays.Events(ctx, access.From(ctx).WorkspaceID, relay.EventQuery{
+				Name: in.Name, Since: in.Since, Until: in.Until, Cursor: in.Cursor, Limit: in.Limit})
+			if errors.Is(err, relay.ErrBadCursor) {
+				return nil, huma.Error422UnprocessableEntity("cursor: invalid", &huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor"})
+			}
+			if err != nil {
+				return nil, s.Problem(ctx, err)
+			}
+			out := &eventsOut{}
+			out.Body.Events, out.Body.Next = evs, next
+			return out, nil
+		})
+
+	Register(s, huma.Operation{OperationID: "getEvent", Method: http.MethodGet, Path: "/v1/events/{id}", Summary: "Get an event",
+		Description: "One event with the exact envelope delivered and its deliveries.", Tags: []string{"Events"}},
+		viewer, func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"26"`
+		}) (*eventOut, error) {
+			e, ds, err := pub.Relays.Event(ctx, access.From(ctx).WorkspaceID, in.ID)
+			if err != nil {
+				return nil, s.Problem(ctx, err)
+			}
+			out := &eventOut{}
+			out.Body.Event, out.Body.Deliveries = e, ds
+			return out, nil
+		})
+}

@@ -1,0 +1,263 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/relaydesk/relaydesk/internal/delivery"
+	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/store"
+)
+
+// IdempotencyWindow is how long an idempotency key returns the first event's id.
+const IdempotencyWindow = 24 * time.Hour
+
+// MaxIdempotencyKeyLen bounds an idempotency key (bytes of printable ASCII).
+const MaxIdempotencyKeyLen = 255
+
+// Input is one event as the producer publishes it.
+type Input struct {
+	WorkspaceID    string
+	Name           string
+	Data           []byte // the data object, validated against the catalog
+	Context        []byte // optional facts for conditions, never delivered
+	OccurredAt     time.Time
+	IdempotencyKey string
+}
+
+// Prepared is an event that passed validation, ready to publish.
+type Prepared struct {
+	envelope event.Envelope
+	body     []byte
+	facts    Facts
+	key      string
+}
+
+// ID is the id the event gets when it is not a duplicate.
+func (p *Prepared) ID() string { return p.envelope.ID }
+
+// Prepare validates an event (catalog name, data shape, the data's workspace, context,
+// idempotency key) and encodes its envelope. Errors are *event.ValidationError naming the
+// field within the event ("data.to[1]", "workspaceId"); an envelope over 256 KiB wraps
+// event.ErrTooLarge. It touches no database.
+func Prepare(in Input, now time.Time) (Prepared, error) {
+	switch {
+	case in.WorkspaceID == "":
+		return Prepared{}, &event.ValidationError{Field: "workspaceId", Reason: "required"}
+	case len(in.WorkspaceID) > 64:
+		return Prepared{}, &event.ValidationError{Field: "workspaceId", Reason: "not a workspace id"}
+	}
+	if err := checkKey(in.IdempotencyKey); err != nil {
+		return Prepared{}, err
+	}
+	v, err := event.ValidateEvent(in.Name, in.Data)
+	if err != nil {
+		return Prepared{}, err
+	}
+	if v.WorkspaceID != "" && v.WorkspaceID != in.WorkspaceID {
+		return Prepared{}, &event.ValidationError{Field: "data.workspaceId", Reason: "must equal the event's workspaceId"}
+	}
+	c, err := event.DecodeContext(in.Context)
+	if err != nil {
+		return Prepared{}, err
+	}
+	received := now
+	if !in.OccurredAt.IsZero() {
+		received = in.OccurredAt
+	}
+	p := Prepared{
+		envelope: event.Envelope{ID: event.NewID(), Name: v.Name, WorkspaceID: in.WorkspaceID, CreatedAt: now.UTC(), DataType: v.DataType, Data: v.Data},
+		facts:    NewFacts(v, c, received),
+		key:      in.IdempotencyKey,
+	}
+	p.body = event.Encode(p.envelope)
+	if err := event.CheckEnvelopeSize(p.body); err != nil {
+		return Prepared{}, err
+	}
+	return p, nil
+}
+
+func checkKey(k string) error {
+	if len(k) > MaxIdempotencyKeyLen {
+		return &event.ValidationError{Field: "idempotencyKey", Reason: fmt.Sprintf("at most %d characters", MaxIdempotencyKeyLen)}
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return &event.ValidationError{Field: "idempotencyKey", Reason: "printable ASCII without spaces only"}
+		}
+	}
+	return nil
+}
+
+// Accepted is what publishing one event did.
+type Accepted struct {
+	ID string
+	// Duplicate: the idempotency key was seen in the last 24 h; ID is the first event's and
+	// nothing new was stored.
+	Duplicate bool
+	// Deliveries is how many deliveries the event got (matched endpoints; skipped ones count).
+	Deliveries int
+}
+
+// UnknownWorkspaceError is returned when an event names a workspace that does not exist.
+type UnknownWorkspaceError struct {
+	Index       int // of the event in the request
+	WorkspaceID string
+}
+
+func (e *UnknownWorkspaceError) Error() string { return "no workspace " + e.WorkspaceID }
+
+// Deliveries stores an event and its deliveries; *delivery.Service implements it.
+type Deliveries interface {
+	Publish(ctx context.Context, tx *store.Tx, ev delivery.Event, endpointIDs []string) ([]delivery.Delivery, error)
+}
+
+// Publisher takes published events in: it matches them to the workspace's enabled relays
+// and stores each event with one delivery per matched endpoint, and their jobs, in one
+// transaction per call.
+type Publisher struct {
+	DB         *store.DB
+	Relays     *Service
+	Deliveries Deliveries
+	Now        func() time.Time
+}
+
+func (p *Publisher) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// Prepare is the package Prepare with the publisher's clock.
+func (p *Publisher) Prepare(in Input) (Prepared, error) { return Prepare(in, p.now()) }
+
+// errKeyRace: another request inserted the same idempotency key between our lookup and our
+// insert (PostgreSQL; SQLite transactions are serial). The transaction is run again.
+var errKeyRace = errors.New("idempotency key raced")
+
+// Publish stores the events, all or none. It returns store errors, *UnknownWorkspaceError.
+func (p *Publisher) Publish(ctx context.Context, events []Prepared) ([]Accepted, error) {
+	var out []Accepted
+	var err error
+	for try := 0; try < 3; try++ {
+		err = p.DB.InTx(ctx, func(tx *store.Tx) error {
+			out, err = p.publishTx(ctx, tx, events)
+			return err
+		})
+		if !errors.Is(err, errKeyRace) {
+			break
+		}
+	}
+	return out, err
+}
+
+type keyRef struct{ workspace, key string }
+
+func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepared) ([]Accepted, error) {
+	wsIDs := make([]string, 0, 1)
+	for i := range events {
+		if ws := events[i].envelope.WorkspaceID; !contains(wsIDs, ws) {
+			wsIDs = append(wsIDs, ws)
+		}
+	}
+	sets, err := p.Relays.Sets(ctx, tx, wsIDs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range events {
+		if _, ok := sets[events[i].envelope.WorkspaceID]; !ok {
+			return nil, &UnknownWorkspaceError{Index: i, WorkspaceID: events[i].envelope.WorkspaceID}
+		}
+	}
+	seen, err := p.lookupKeys(ctx, tx, events)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Accepted, len(events))
+	endpoints := make([]string, 0, 8)
+	for i := range events {
+		ev := &events[i]
+		if ev.key != "" {
+			ref := keyRef{ev.envelope.WorkspaceID, ev.key}
+			if id, ok := seen[ref]; ok {
+				out[i] = Accepted{ID: id, Duplicate: true}
+				continue
+			}
+			seen[ref] = ev.envelope.ID
+		}
+		endpoints = sets[ev.envelope.WorkspaceID].Match(ev.envelope.Name, ev.facts, endpoints[:0])
+		ds, err := p.Deliveries.Publish(ctx, tx, delivery.Event{
+			ID: ev.envelope.ID, WorkspaceID: ev.envelope.WorkspaceID, Name: ev.envelope.Name, DataType: ev.envelope.DataType,
+			Body: ev.body, CreatedAt: ev.envelope.CreatedAt, IdempotencyKey: ev.key,
+		}, endpoints)
+		if err != nil {
+			if ev.key != "" && store.IsUniqueViolation(err) {
+				return nil, errKeyRace
+			}
+			return nil, err
+		}
+		out[i] = Accepted{ID: ev.envelope.ID, Deliveries: len(ds)}
+	}
+	return out, nil
+}
+
+// lookupKeys finds the events already stored under the request's idempotency keys. A key
+// older than the window is released (its old event keeps everything but the key) so the
+// new event can take it.
+func (p *Publisher) lookupKeys(ctx context.Context, tx *store.Tx, events []Prepared) (map[keyRef]string, error) {
+	byWS := map[string][]any{}
+	for i := range events {
+		if k := events[i].key; k != "" {
+			byWS[events[i].envelope.WorkspaceID] = append(byWS[events[i].envelope.WorkspaceID], k)
+		}
+	}
+	seen := map[keyRef]string{}
+	if len(byWS) == 0 {
+		return seen, nil
+	}
+	cutoff := store.Micros(p.now().Add(-IdempotencyWindow))
+	var expired []string
+	for ws, keys := range byWS {
+		q := `SELECT id, idempotency_key, created_at FROM events WHERE workspace_id = ? AND idempotency_key IN (?` + strings.Repeat(", ?", len(keys)-1) + `)`
+		rows, err := tx.Query(ctx, q, append([]any{ws}, keys...)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, key string
+			var at int64
+			if err := rows.Scan(&id, &key, &at); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if at < cutoff {
+				expired = append(expired, id)
+				continue
+			}
+			seen[keyRef{ws, key}] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range expired {
+		if _, err := tx.Exec(ctx, `UPDATE events SET idempotency_key = NULL WHERE id = ?`, id); err != nil {
+			return nil, err
+		}
+	}
+	return seen, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
