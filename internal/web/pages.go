@@ -21,8 +21,6 @@ func (s *Server) registerFoundation() {
 	s.Page(http.MethodPost, "/workspace", access.SignedIn, s.switchWorkspace)
 	s.Page(http.MethodGet, "/relays", access.Require(access.Relays, access.Viewer), s.placeholder("relays", "Relays",
 		"Relays turn events into actions: a trigger, conditions, and actions such as Send Webhook."))
-	s.Page(http.MethodGet, "/settings/developer", access.Require(access.Developer, access.Viewer), s.placeholder("developer", "Developer Tools",
-		"Your webhook endpoint and signing secret."))
 	s.Page(http.MethodGet, "/settings/developer/events", access.Require(access.Developer, access.Viewer), s.placeholder("events", "Events & deliveries",
 		"Every event and each delivery attempt."))
 	s.Page(http.MethodGet, "/settings/api-keys", access.Require(access.Developer, access.Editor), s.placeholder("api-keys", "API Keys",

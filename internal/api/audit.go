@@ -1,0 +1,53 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/store"
+)
+
+// AuditNeed is who may read the audit log. DESIGN says "for workspace owners": the log spans
+// every feature (endpoints and secrets now, members, roles and API keys later), so it needs
+// owner level on team — the level that administers who may do what. The built-in Admin has
+// it; Manager (team editor) and a developer-only owner do not.
+var AuditNeed = access.Require(access.Team, access.Owner)
+
+type auditPage struct {
+	Entries []audit.Entry `json:"entries"`
+	// NextCursor is the id of the last entry when there may be more: pass it as cursor.
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// RegisterAudit adds GET /v1/audit-log.
+func (s *Server) RegisterAudit(db *store.DB) {
+	Register(s, huma.Operation{OperationID: "listAuditLog", Method: http.MethodGet, Path: "/v1/audit-log", Summary: "Read the audit log",
+		Description: "Who did what, when and from where in this workspace, newest first. Pages of at most 100 entries: pass the " +
+			"previous page's nextCursor as cursor to read on.",
+		Tags: []string{"Audit log"}},
+		AuditNeed, func(ctx context.Context, in *struct {
+			Cursor string `query:"cursor" maxLength:"26" doc:"nextCursor from the previous page."`
+			Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
+		}) (*struct{ Body auditPage }, error) {
+			limit := in.Limit
+			if limit <= 0 {
+				limit = 50
+			}
+			entries, err := audit.List(ctx, db, access.From(ctx).WorkspaceID, in.Cursor, limit)
+			if err != nil {
+				return nil, s.Problem(ctx, err)
+			}
+			out := &struct{ Body auditPage }{auditPage{Entries: entries}}
+			if out.Body.Entries == nil {
+				out.Body.Entries = []audit.Entry{}
+			}
+			if len(entries) == limit {
+				out.Body.NextCursor = entries[len(entries)-1].ID
+			}
+			return out, nil
+		})
+}

@@ -1,0 +1,315 @@
+// Package endpoint owns a workspace's webhook endpoints and its signing secret: saving
+// endpoints under the egress address policy, generating, revealing and rotating the secret
+// (stored AES-256-GCM encrypted under the master key), sending a test event, and answering
+// the delivery engine's per-delivery lookups (Service implements delivery.Targets).
+//
+// Every method takes the workspace id explicitly and every query filters on it; the acting
+// user for the audit log comes from the access.Principal in ctx.
+package endpoint
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/delivery"
+	"github.com/relaydesk/relaydesk/internal/egress"
+	"github.com/relaydesk/relaydesk/internal/store"
+)
+
+// MaxPerWorkspace is how many endpoints one workspace may have. Relays point at endpoints
+// by id; twenty leaves room for staging/production/Zapier-style splits without letting one
+// workspace fan every event out to an unbounded list.
+const MaxPerWorkspace = 20
+
+// MaxDescription is the longest endpoint description, in characters.
+const MaxDescription = 500
+
+// Endpoint is a URL that receives a workspace's webhooks.
+type Endpoint struct {
+	ID          string `json:"id"`
+	WorkspaceID string `json:"-"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+	Enabled     bool   `json:"enabled"`
+	// DisabledReason says why relaydesk disabled the endpoint (410 Gone, failing for 5
+	// days); empty while enabled or when a member disabled it.
+	DisabledReason string    `json:"disabledReason"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+// InvalidError is a refused input, naming the field (as the API reports it: "url",
+// "description") and saying what to fix.
+type InvalidError struct {
+	Field string
+	Msg   string
+	Value any
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Msg }
+
+// Errors the API and pages map to their own answers.
+var (
+	ErrLimit        = fmt.Errorf("a workspace can have at most %d endpoints; delete one first", MaxPerWorkspace)
+	ErrSecretExists = errors.New("this workspace already has a signing secret; reveal or rotate it instead")
+	ErrNoSecret     = errors.New("this workspace has no signing secret yet; generate one first")
+	ErrConflict     = errors.New("the signing secret changed while rotating; try again")
+)
+
+// Service is endpoints and the signing secret of every workspace.
+type Service struct {
+	DB *store.DB
+	// Sender sends test events; its client must be the policy's guarded client.
+	Sender *delivery.Sender
+	// CacheTTL bounds how stale a Target lookup may be in a process that did not make the
+	// change itself (see Target). Zero means DefaultCacheTTL.
+	CacheTTL time.Duration
+
+	policy atomic.Pointer[egress.Policy]    // save-time URL checks; see SetPolicy
+	clock  atomic.Pointer[func() time.Time] // nil: time.Now; see SetClock
+	sealer *sealer
+	cache  targetCache
+}
+
+// DefaultCacheTTL is how long Target lookups are served from memory.
+const DefaultCacheTTL = 5 * time.Second
+
+// New returns the service. masterKey is the 32-byte key that encrypts signing secrets.
+func New(db *store.DB, masterKey []byte, policy egress.Policy, sender *delivery.Sender) (*Service, error) {
+	s, err := newSealer(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	svc := &Service{DB: db, Sender: sender, sealer: s}
+	svc.SetPolicy(policy)
+	return svc, nil
+}
+
+// SetPolicy replaces the save-time address policy (tests inject a Resolver). It does not
+// change the Sender's client, which enforces the policy it was built with at dial time.
+func (s *Service) SetPolicy(p egress.Policy) { s.policy.Store(&p) }
+
+// SetClock replaces the clock (tests move through grace windows with it); nil restores
+// time.Now. It also dates test events and their webhook-timestamp.
+func (s *Service) SetClock(now func() time.Time) {
+	if now == nil {
+		s.clock.Store(nil)
+		return
+	}
+	s.clock.Store(&now)
+}
+
+func (s *Service) now() time.Time {
+	if f := s.clock.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
+}
+
+// Input is what a member sets on an endpoint.
+type Input struct {
+	URL         string
+	Description string
+	Enabled     bool
+}
+
+// Patch changes some fields of an endpoint; nil fields stay as they are.
+type Patch struct {
+	URL         *string
+	Description *string
+	Enabled     *bool
+}
+
+// checkURL applies the save-time address policy and returns the normalised URL.
+func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
+	u, err := s.policy.Load().CheckURL(ctx, raw)
+	if err != nil {
+		var ue *egress.URLError
+		if errors.As(err, &ue) {
+			v := raw
+			if len(v) > 256 {
+				v = v[:256] + "…"
+			}
+			return "", &InvalidError{Field: "url", Msg: ue.Reason, Value: v}
+		}
+		return "", err
+	}
+	return u.String(), nil
+}
+
+func checkDescription(d string) (string, error) {
+	d = strings.TrimSpace(d)
+	if !utf8.ValidString(d) {
+		return "", &InvalidError{Field: "description", Msg: "the description is not valid UTF-8 text"}
+	}
+	if n := utf8.RuneCountInString(d); n > MaxDescription {
+		return "", &InvalidError{Field: "description", Msg: fmt.Sprintf("the description is %d characters long; the limit is %d", n, MaxDescription)}
+	}
+	return d, nil
+}
+
+// auditURL is the URL as the audit log keeps it: without its query string, which receivers
+// sometimes use for tokens.
+func auditURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.String()
+}
+
+const endpointCols = `id, workspace_id, url, description, enabled, disabled_reason, created_at, updated_at`
+
+func scanEndpoint(sc interface{ Scan(...any) error }) (Endpoint, error) {
+	var e Endpoint
+	var created, updated int64
+	err := sc.Scan(&e.ID, &e.WorkspaceID, &e.URL, &e.Description, &e.Enabled, &e.DisabledReason, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, store.ErrNotFound
+	}
+	e.CreatedAt, e.UpdatedAt = store.Time(created), store.Time(updated)
+	return e, err
+}
+
+// List returns the workspace's endpoints, oldest first.
+func (s *Service) List(ctx context.Context, workspaceID string) ([]Endpoint, error) {
+	rows, err := s.DB.Query(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE workspace_id = ? ORDER BY id`, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Endpoint{}
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Get returns one endpoint of the workspace, or store.ErrNotFound.
+func (s *Service) Get(ctx context.Context, workspaceID, id string) (Endpoint, error) {
+	return scanEndpoint(s.DB.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE workspace_id = ? AND id = ?`, workspaceID, id))
+}
+
+func getTx(ctx context.Context, tx *store.Tx, workspaceID, id string) (Endpoint, error) {
+	return scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE workspace_id = ? AND id = ?`, workspaceID, id))
+}
+
+// Create saves a new endpoint after checking its URL (which may resolve its host name).
+func (s *Service) Create(ctx context.Context, workspaceID string, in Input) (Endpoint, error) {
+	u, err := s.checkURL(ctx, in.URL)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	d, err := checkDescription(in.Description)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	now := s.now()
+	e := Endpoint{ID: store.NewID(), WorkspaceID: workspaceID, URL: u, Description: d, Enabled: in.Enabled,
+		CreatedAt: store.Time(store.Micros(now)), UpdatedAt: store.Time(store.Micros(now))}
+	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM endpoints WHERE workspace_id = ?`, workspaceID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= MaxPerWorkspace {
+			return ErrLimit
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?, ?, ?, ?, ?, '', ?, ?)`,
+			e.ID, workspaceID, e.URL, e.Description, e.Enabled, store.Micros(now), store.Micros(now)); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, workspaceID, "endpoint.create", "endpoint", e.ID,
+			map[string]any{"url": auditURL(e.URL), "enabled": e.Enabled})
+	})
+	return e, err
+}
+
+// Update changes an endpoint. Enabling it clears its disabled reason.
+func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (Endpoint, error) {
+	var newURL, newDesc string
+	var err error
+	if p.URL != nil {
+		if newURL, err = s.checkURL(ctx, *p.URL); err != nil {
+			return Endpoint{}, err
+		}
+	}
+	if p.Description != nil {
+		if newDesc, err = checkDescription(*p.Description); err != nil {
+			return Endpoint{}, err
+		}
+	}
+	var out Endpoint
+	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+		e, err := getTx(ctx, tx, workspaceID, id)
+		if err != nil {
+			return err
+		}
+		detail := map[string]any{}
+		changed := []string{}
+		if p.URL != nil && newURL != e.URL {
+			detail["fromUrl"], detail["url"] = auditURL(e.URL), auditURL(newURL)
+			e.URL = newURL
+			changed = append(changed, "url")
+		}
+		if p.Description != nil && newDesc != e.Description {
+			e.Description = newDesc
+			changed = append(changed, "description")
+		}
+		if p.Enabled != nil && (*p.Enabled != e.Enabled || (*p.Enabled && e.DisabledReason != "")) {
+			detail["enabled"] = *p.Enabled
+			if e.DisabledReason != "" {
+				detail["clearedReason"] = e.DisabledReason
+			}
+			e.Enabled = *p.Enabled
+			e.DisabledReason = ""
+			changed = append(changed, "enabled")
+		}
+		if len(changed) == 0 {
+			out = e
+			return nil
+		}
+		detail["changed"] = changed
+		now := s.now()
+		e.UpdatedAt = store.Time(store.Micros(now))
+		if _, err := tx.Exec(ctx, `UPDATE endpoints SET url = ?, description = ?, enabled = ?, disabled_reason = ?, updated_at = ?
+			WHERE workspace_id = ? AND id = ?`, e.URL, e.Description, e.Enabled, e.DisabledReason, store.Micros(now), workspaceID, id); err != nil {
+			return err
+		}
+		out = e
+		return audit.Record(ctx, tx, workspaceID, "endpoint.update", "endpoint", id, detail)
+	})
+	s.cache.forgetEndpoint(workspaceID, id)
+	return out, err
+}
+
+// Delete removes an endpoint.
+func (s *Service) Delete(ctx context.Context, workspaceID, id string) error {
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		e, err := getTx(ctx, tx, workspaceID, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM endpoints WHERE workspace_id = ? AND id = ?`, workspaceID, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, workspaceID, "endpoint.delete", "endpoint", id, map[string]any{"url": auditURL(e.URL)})
+	})
+	s.cache.forgetEndpoint(workspaceID, id)
+	return err
+}

@@ -1,0 +1,305 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/endpoint"
+	"github.com/relaydesk/relaydesk/internal/store"
+)
+
+// developerPages is Developer Tools ("Account → Settings → Workspace Settings → Developer
+// Tools"): the workspace's endpoints and its signing secret.
+type developerPages struct {
+	s   *Server
+	svc *endpoint.Service
+}
+
+// RegisterDeveloper adds the Developer Tools pages over the endpoint service. Needs follow
+// DESIGN §4: developer viewers see the page read-only (fingerprint only), editors add and
+// edit endpoints, test-send and manage the secret, owners delete endpoints.
+func (s *Server) RegisterDeveloper(svc *endpoint.Service) {
+	d := &developerPages{s: s, svc: svc}
+	viewer, editor, owner := access.Require(access.Developer, access.Viewer), access.Require(access.Developer, access.Editor), access.Require(access.Developer, access.Owner)
+	s.Page(http.MethodGet, "/settings/developer", viewer, d.page)
+	s.Page(http.MethodPost, "/settings/developer/endpoints", editor, d.create)
+	s.Page(http.MethodPost, "/settings/developer/endpoints/{id}", editor, d.update)
+	s.Page(http.MethodPost, "/settings/developer/endpoints/{id}/test", editor, d.test)
+	s.Page(http.MethodGet, "/settings/developer/endpoints/{id}/delete", owner, d.deletePage)
+	s.Page(http.MethodPost, "/settings/developer/endpoints/{id}/delete", owner, d.delete)
+	s.Page(http.MethodPost, "/settings/developer/secret", editor, d.generate)
+	s.Page(http.MethodPost, "/settings/developer/secret/reveal", editor, d.reveal)
+	s.Page(http.MethodGet, "/settings/developer/secret/rotate", editor, d.rotatePage)
+	s.Page(http.MethodPost, "/settings/developer/secret/rotate", editor, d.rotate)
+}
+
+// developerData is what developer.html shows.
+type developerData struct {
+	CanEdit, CanDelete bool
+	Endpoints          []endpointRow
+	Max                int
+	AtLimit            bool
+	Secret             endpoint.SecretInfo
+	// Revealed is the secret itself, right after it was generated, revealed or rotated.
+	Revealed string
+	// Add holds the add form's values when it is shown again with an error.
+	Add endpointForm
+}
+
+type endpointRow struct {
+	endpoint.Endpoint
+	// Form holds this endpoint's edit form values when a save failed.
+	Form endpointForm
+	Test *endpoint.TestResult
+}
+
+type endpointForm struct {
+	URL, Description, Error string
+	Failed                  bool
+}
+
+// flashes are the only messages a redirect may ask for (?ok=…); nothing is echoed.
+var flashes = map[string]string{
+	"added":   "Endpoint saved.",
+	"saved":   "Endpoint saved.",
+	"deleted": "Endpoint deleted.",
+}
+
+func (d *developerPages) ctx(r *http.Request, p *access.Principal) context.Context {
+	return access.With(r.Context(), p)
+}
+
+// load gathers the page's data; edit is called to adjust it before rendering.
+func (d *developerPages) render(w http.ResponseWriter, r *http.Request, p *access.Principal, status int, v View, edit func(*developerData)) {
+	ctx := r.Context()
+	list, err := d.svc.List(ctx, p.WorkspaceID)
+	if err != nil {
+		d.fail(w, r, p, "list endpoints", err)
+		return
+	}
+	info, err := d.svc.SecretInfo(ctx, p.WorkspaceID)
+	if err != nil {
+		d.fail(w, r, p, "secret info", err)
+		return
+	}
+	data := &developerData{CanEdit: p.Can(access.Developer, access.Editor), CanDelete: p.Can(access.Developer, access.Owner),
+		Max: endpoint.MaxPerWorkspace, AtLimit: len(list) >= endpoint.MaxPerWorkspace, Secret: info}
+	for _, e := range list {
+		data.Endpoints = append(data.Endpoints, endpointRow{Endpoint: e, Form: endpointForm{URL: e.URL, Description: e.Description}})
+	}
+	if edit != nil {
+		edit(data)
+	}
+	v.Title, v.Principal, v.Active, v.Data = "Developer Tools", p, "developer", data
+	d.s.Render(w, r, status, "developer", v)
+}
+
+func (d *developerPages) fail(w http.ResponseWriter, r *http.Request, p *access.Principal, what string, err error) {
+	d.s.Log.Error("developer tools: "+what, "err", err)
+	d.s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+}
+
+func (d *developerPages) page(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	d.render(w, r, p, http.StatusOK, View{Flash: flashes[r.URL.Query().Get("ok")]}, nil)
+}
+
+func (d *developerPages) form(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	return r.ParseForm() == nil
+}
+
+// problem turns a service error into what the member reads; ok is false for unexpected ones.
+func problem(err error) (msg string, status int, ok bool) {
+	var inv *endpoint.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		label := map[string]string{"url": "URL", "description": "Description", "graceSeconds": "Grace period"}[inv.Field]
+		return label + ": " + inv.Msg, http.StatusUnprocessableEntity, true
+	case errors.Is(err, endpoint.ErrLimit), errors.Is(err, endpoint.ErrSecretExists), errors.Is(err, endpoint.ErrConflict):
+		return err.Error(), http.StatusConflict, true
+	case errors.Is(err, endpoint.ErrNoSecret):
+		return "Generate a signing secret first: test events are signed like every delivery.", http.StatusConflict, true
+	case errors.Is(err, store.ErrNotFound):
+		return "That endpoint no longer exists.", http.StatusNotFound, true
+	}
+	return "", 0, false
+}
+
+func (d *developerPages) create(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	if !d.form(w, r) {
+		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	in := endpoint.Input{URL: r.PostForm.Get("url"), Description: r.PostForm.Get("description"), Enabled: true}
+	if _, err := d.svc.Create(d.ctx(r, p), p.WorkspaceID, in); err != nil {
+		msg, status, ok := problem(err)
+		if !ok {
+			d.fail(w, r, p, "create endpoint", err)
+			return
+		}
+		d.render(w, r, p, status, View{}, func(data *developerData) {
+			data.Add = endpointForm{URL: in.URL, Description: in.Description, Error: msg, Failed: true}
+		})
+		return
+	}
+	http.Redirect(w, r, "/settings/developer?ok=added", http.StatusSeeOther)
+}
+
+func (d *developerPages) update(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	if !d.form(w, r) {
+		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	id := r.PathValue("id")
+	u, desc, enabled := r.PostForm.Get("url"), r.PostForm.Get("description"), r.PostForm.Get("enabled") == "on"
+	if _, err := d.svc.Update(d.ctx(r, p), p.WorkspaceID, id, endpoint.Patch{URL: &u, Description: &desc, Enabled: &enabled}); err != nil {
+		msg, status, ok := problem(err)
+		if !ok {
+			d.fail(w, r, p, "update endpoint", err)
+			return
+		}
+		d.render(w, r, p, status, View{Error: msg}, func(data *developerData) {
+			for i := range data.Endpoints {
+				if data.Endpoints[i].ID == id {
+					data.Endpoints[i].Form = endpointForm{URL: u, Description: desc, Error: msg, Failed: true}
+				}
+			}
+		})
+		return
+	}
+	http.Redirect(w, r, "/settings/developer?ok=saved", http.StatusSeeOther)
+}
+
+func (d *developerPages) test(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	id := r.PathValue("id")
+	res, err := d.svc.TestSend(d.ctx(r, p), p.WorkspaceID, id)
+	if err != nil {
+		msg, status, ok := problem(err)
+		if !ok {
+			d.fail(w, r, p, "test send", err)
+			return
+		}
+		d.render(w, r, p, status, View{Error: msg}, nil)
+		return
+	}
+	d.render(w, r, p, http.StatusOK, View{}, func(data *developerData) {
+		for i := range data.Endpoints {
+			if data.Endpoints[i].ID == id {
+				data.Endpoints[i].Test = &res
+			}
+		}
+	})
+}
+
+func (d *developerPages) deletePage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	e, err := d.svc.Get(r.Context(), p.WorkspaceID, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		d.s.Error(w, r, p, http.StatusNotFound, "Not found", "That endpoint no longer exists.")
+		return
+	} else if err != nil {
+		d.fail(w, r, p, "get endpoint", err)
+		return
+	}
+	d.s.Render(w, r, http.StatusOK, "developer_delete", View{Title: "Delete endpoint", Principal: p, Active: "developer", Data: e})
+}
+
+func (d *developerPages) delete(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	err := d.svc.Delete(d.ctx(r, p), p.WorkspaceID, r.PathValue("id"))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		d.fail(w, r, p, "delete endpoint", err)
+		return
+	}
+	http.Redirect(w, r, "/settings/developer?ok=deleted", http.StatusSeeOther)
+}
+
+func (d *developerPages) generate(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	sec, _, err := d.svc.GenerateSecret(d.ctx(r, p), p.WorkspaceID)
+	if err != nil {
+		msg, status, ok := problem(err)
+		if !ok {
+			d.fail(w, r, p, "generate secret", err)
+			return
+		}
+		d.render(w, r, p, status, View{Error: msg}, nil)
+		return
+	}
+	d.render(w, r, p, http.StatusOK, View{Flash: "Signing secret generated. Copy it into your receiver."}, func(data *developerData) {
+		data.Revealed = sec.String()
+	})
+}
+
+func (d *developerPages) reveal(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	sec, _, err := d.svc.RevealSecret(d.ctx(r, p), p.WorkspaceID)
+	if err != nil {
+		msg, status, ok := problem(err)
+		if !ok {
+			d.fail(w, r, p, "reveal secret", err)
+			return
+		}
+		d.render(w, r, p, status, View{Error: msg}, nil)
+		return
+	}
+	d.render(w, r, p, http.StatusOK, View{}, func(data *developerData) { data.Revealed = sec.String() })
+}
+
+// graceChoices are the rotation page's options; the API takes any 0–86400 seconds.
+var graceChoices = []struct {
+	Seconds int
+	Label   string
+}{
+	{0, "None: the old secret stops signing at once"},
+	{15 * 60, "15 minutes"},
+	{60 * 60, "1 hour"},
+	{6 * 60 * 60, "6 hours"},
+	{24 * 60 * 60, "24 hours (the longest)"},
+}
+
+type rotateData struct {
+	Fingerprint string
+	Choices     any
+}
+
+func (d *developerPages) rotatePage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	info, err := d.svc.SecretInfo(r.Context(), p.WorkspaceID)
+	if err != nil {
+		d.fail(w, r, p, "secret info", err)
+		return
+	}
+	if !info.Exists {
+		http.Redirect(w, r, "/settings/developer", http.StatusSeeOther)
+		return
+	}
+	d.s.Render(w, r, http.StatusOK, "developer_rotate", View{Title: "Rotate signing secret", Principal: p, Active: "developer",
+		Data: rotateData{Fingerprint: info.Fingerprint, Choices: graceChoices}})
+}
+
+func (d *developerPages) rotate(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	if !d.form(w, r) {
+		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	secs, err := strconv.ParseInt(r.PostForm.Get("graceSeconds"), 10, 64)
+	if err != nil {
+		secs = -1
+	}
+	sec, info, err := d.svc.RotateSecret(d.ctx(r, p), p.WorkspaceID, time.Duration(secs)*time.Second)
+	if err != nil {
+		msg, status, ok := problem(err)
+		if !ok {
+			d.fail(w, r, p, "rotate secret", err)
+			return
+		}
+		d.render(w, r, p, status, View{Error: msg}, nil)
+		return
+	}
+	flash := "Signing secret rotated. Update your receivers now: the old secret no longer signs."
+	if info.PreviousExpiresAt != nil {
+		flash = "Signing secret rotated. Update your receivers now: the old secret also signs until " +
+			info.PreviousExpiresAt.Format("2 Jan 2006 15:04 MST") + "."
+	}
+	d.render(w, r, p, http.StatusOK, View{Flash: flash}, func(data *developerData) { data.Revealed = sec.String() })
+}
