@@ -95,6 +95,10 @@ func (s *Server) enforce(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	r, _ := humago.Unwrap(ctx)
+	if msg := badText(r); msg != "" {
+		_ = huma.WriteErr(s.API, ctx, http.StatusBadRequest, msg)
+		return
+	}
 	p, err := s.Auth.Principal(r)
 	if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
 		s.Log.Error("authenticate", "err", err)

@@ -174,6 +174,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	defer stopRun()
 	runDone := make(chan error, 1)
 	go func() { runDone <- a.Run(runCtx) }()
+	go a.servePprof(runCtx)
 	errc := make(chan error, 1)
 	if ln != nil {
 		go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,36 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+// badText says why a request's path or query cannot be text for the database — a NUL byte
+// or invalid UTF-8 (PostgreSQL refuses both in TEXT, which would surface as a 500) — or ""
+// when it is fine. Bodies are JSON, where encoding/json already replaces invalid UTF-8.
+func badText(r *http.Request) string {
+	check := func(what, v string) string {
+		switch {
+		case strings.IndexByte(v, 0) >= 0:
+			return what + " contains a NUL byte"
+		case !utf8.ValidString(v):
+			return what + " is not valid UTF-8"
+		}
+		return ""
+	}
+	if msg := check("the path", r.URL.Path); msg != "" {
+		return msg
+	}
+	for name, vals := range r.URL.Query() {
+		if msg := check("query parameter name", name); msg != "" {
+			return msg
+		}
+		for _, v := range vals {
+			if msg := check("query parameter "+name, v); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
