@@ -146,6 +146,9 @@ func (h *teamPages) renderMembers(w http.ResponseWriter, r *http.Request, p *acc
 	for _, ro := range roles {
 		if p.Levels.Covers(ro.Levels) {
 			d.Assignable = append(d.Assignable, ro)
+			if d.RoleID == "" && ro.Builtin && ro.Name == access.RoleOperator {
+				d.RoleID = ro.ID // invite with the least access unless chosen otherwise
+			}
 		}
 	}
 	d.Members = nil
