@@ -30,7 +30,7 @@ func (s *Server) RegisterAudit(db *store.DB) {
 			"previous page's nextCursor as cursor to read on.",
 		Tags: []string{"Audit log"}},
 		AuditNeed, func(ctx context.Context, in *struct {
-			Cursor string `query:"cursor" maxLength:"26" doc:"nextCursor from the previous page."`
+			Cursor string `query:"cursor" pattern:"^[0-9A-HJKMNP-TV-Z]{26}$" patternDescription:"an entry id (ULID)" doc:"nextCursor from the previous page."`
 			Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
 		}) (*struct{ Body auditPage }, error) {
 			limit := in.Limit

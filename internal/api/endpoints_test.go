@@ -146,6 +146,12 @@ func TestEndpointsCRUDAndPermissions(t *testing.T) {
 		if !strings.Contains(string(res.Body), "body.description") {
 			t.Fatalf("description refusal: %s", res.Body)
 		}
+		// Control characters (NUL would not even fit in a PostgreSQL TEXT) are refused, named.
+		res = editor.Do("PATCH", "/v1/endpoints/"+e.ID, `{"description":"a\u0000b"}`)
+		want(t, res, http.StatusUnprocessableEntity)
+		if !strings.Contains(string(res.Body), "body.description") || !strings.Contains(string(res.Body), "control characters") {
+			t.Fatalf("NUL refusal: %s", res.Body)
+		}
 		// Unknown fields are refused.
 		want(t, editor.Do("PATCH", "/v1/endpoints/"+e.ID, map[string]any{"workspaceId": "x"}), http.StatusUnprocessableEntity)
 
@@ -590,5 +596,7 @@ func TestAuditLogForEndpointsAndSecret(t *testing.T) {
 			t.Fatalf("paged through %d entries", len(seen))
 		}
 		want(t, ws.Admin.Do("GET", "/v1/audit-log?limit=101", nil), http.StatusUnprocessableEntity)
+		want(t, ws.Admin.Do("GET", "/v1/audit-log?cursor=zzz", nil), http.StatusUnprocessableEntity)
+		want(t, ws.Admin.Do("GET", "/v1/audit-log?cursor=", nil), http.StatusOK)
 	})
 }

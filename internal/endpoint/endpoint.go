@@ -150,6 +150,11 @@ func checkDescription(d string) (string, error) {
 	if !utf8.ValidString(d) {
 		return "", &InvalidError{Field: "description", Msg: "the description is not valid UTF-8 text"}
 	}
+	for _, r := range d {
+		if r < ' ' || r == 0x7f {
+			return "", &InvalidError{Field: "description", Msg: "the description must not contain control characters (line breaks, tabs, NUL)"}
+		}
+	}
 	if n := utf8.RuneCountInString(d); n > MaxDescription {
 		return "", &InvalidError{Field: "description", Msg: fmt.Sprintf("the description is %d characters long; the limit is %d", n, MaxDescription)}
 	}
