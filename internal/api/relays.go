@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -245,13 +244,14 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 		editor, func(ctx context.Context, in *struct {
 			Body FromTemplate
 		}) (*relayOut, error) {
-			d, err := in.Body.Definition()
+			b := in.Body
+			d, err := relay.FromTemplate(b.TemplateID, b.EndpointID, b.Keyword, b.Timezone)
 			if err != nil {
 				return nil, s.relayProblem(ctx, err, nil)
 			}
 			r, err := svc.Create(ctx, access.From(ctx).WorkspaceID, d)
 			if err != nil {
-				return nil, s.relayProblem(ctx, err, in.Body.field)
+				return nil, s.relayProblem(ctx, err, relay.TemplateField)
 			}
 			return &relayOut{r}, nil
 		})
@@ -263,49 +263,4 @@ type FromTemplate struct {
 	EndpointID string `json:"endpointId" maxLength:"64" doc:"An endpoint of this workspace."`
 	Keyword    string `json:"keyword,omitempty" maxLength:"100" doc:"keyword template: the keyword (default HELP)."`
 	Timezone   string `json:"timezone,omitempty" maxLength:"64" doc:"after-hours template: an IANA time zone (default UTC)."`
-}
-
-// Definition builds and validates the relay the request asks for. Errors are
-// *relay.FieldError naming the request's field.
-func (f FromTemplate) Definition() (relay.Definition, error) {
-	t, ok := relay.TemplateByID(f.TemplateID)
-	if !ok {
-		return relay.Definition{}, &relay.FieldError{Field: "templateId", Reason: "no such template"}
-	}
-	if f.Keyword != "" && t.ID != relay.TemplateKeyword {
-		return relay.Definition{}, &relay.FieldError{Field: "keyword", Reason: "only the keyword template takes a keyword"}
-	}
-	if f.Timezone != "" && t.ID != relay.TemplateAfterHours {
-		return relay.Definition{}, &relay.FieldError{Field: "timezone", Reason: "only the after-hours template takes a time zone"}
-	}
-	var d relay.Definition
-	switch {
-	case t.ID == relay.TemplateKeyword && f.Keyword != "":
-		d = relay.KeywordRelay(f.EndpointID, f.Keyword)
-	case t.ID == relay.TemplateAfterHours && f.Timezone != "":
-		d = relay.AfterHoursRelay(f.EndpointID, f.Timezone)
-	default:
-		d = t.Build(f.EndpointID)
-	}
-	if err := d.Validate(); err != nil {
-		var fe *relay.FieldError
-		if errors.As(err, &fe) {
-			return d, &relay.FieldError{Field: f.field(fe.Field), Reason: fe.Reason}
-		}
-		return d, err
-	}
-	return d, nil
-}
-
-// field names the request field behind a problem with the template's definition.
-func (f FromTemplate) field(defField string) string {
-	switch {
-	case strings.HasPrefix(defField, "actions"):
-		return "endpointId"
-	case strings.Contains(defField, "keywords"):
-		return "keyword"
-	case strings.Contains(defField, "timezone"):
-		return "timezone"
-	}
-	return defField
 }
