@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run test test-deps fuzz bench build vet
+.PHONY: run test test-deps fuzz bench build vet chaos
 
 run: ## serve on the embedded SQLite under ./data, on http://127.0.0.1:8080
 	$(GO) run ./cmd/relaydesk serve
@@ -22,6 +22,9 @@ fuzz: ## each fuzz target for a short while
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckURL$$' -fuzztime $(FUZZTIME) ./internal/egress/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDefinition$$' -fuzztime $(FUZZTIME) ./internal/relay/
+
+chaos: ## the full chaos run: 20,000 events, SIGKILLs, a flaky receiver, both stores (PostgreSQL restarts when root)
+	RELAYDESK_CHAOS=full $(GO) test -run '^TestChaos$$' -v -count=1 -timeout 60m ./internal/chaos/
 
 vet:
 	gofmt -l . | (! grep .) && $(GO) vet ./...
