@@ -65,10 +65,10 @@ func (s *SMTP) serve(c net.Conn) {
 		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
 			_ = tp.PrintfLine("250-fake\r\n250 8BITMIME")
 		case strings.HasPrefix(cmd, "MAIL FROM:"):
-			m = Message{From: strings.Trim(line[len("MAIL FROM:"):], "<> ")}
+			m = Message{From: addr(line[len("MAIL FROM:"):])}
 			_ = tp.PrintfLine("250 ok")
 		case strings.HasPrefix(cmd, "RCPT TO:"):
-			m.To = strings.Trim(line[len("RCPT TO:"):], "<> ")
+			m.To = addr(line[len("RCPT TO:"):])
 			_ = tp.PrintfLine("250 ok")
 		case cmd == "DATA":
 			_ = tp.PrintfLine("354 go ahead")
@@ -93,4 +93,13 @@ func (s *SMTP) serve(c net.Conn) {
 func readAll(r io.Reader) (string, error) {
 	b, err := io.ReadAll(r)
 	return string(b), err
+}
+
+// addr reads "<a@b> PARAMS".
+func addr(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '>'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimPrefix(s, "<")
 }
