@@ -111,7 +111,9 @@ func TestTeamPages(t *testing.T) {
 		expect(t, postForm(acme.Admin, "/settings/team/roles/"+roles["Developer editor"]+"/delete", nil), http.StatusConflict, "delete role in use", "dev@example.test")
 
 		// Removing a member takes a confirmation page, then ends their session.
-		var members struct{ Members []struct{ UserID, Email string } }
+		var members struct {
+			Members []struct{ UserID, Email string }
+		}
 		acme.Admin.Do("GET", "/v1/members", nil).JSON(t, &members)
 		devID := ""
 		for _, m := range members.Members {
