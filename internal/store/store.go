@@ -66,13 +66,13 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	}
 	path := filepath.Join(dataDir, "relaydesk.db")
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	w, err := openCachedSQLite("file:" + path + "?" + pragmas + "&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&mode=ro")
+	r, err := openCachedSQLite("file:" + path + "?" + pragmas + "&mode=ro")
 	if err != nil {
 		w.Close()
 		return nil, err
