@@ -28,7 +28,9 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 	viewer, editor, owner := access.Require(access.Relays, access.Viewer), access.Require(access.Relays, access.Editor), access.Require(access.Relays, access.Owner)
 	s.Page(http.MethodGet, "/relays", viewer, rp.list)
 	s.Page(http.MethodPost, "/relays/from-template", editor, rp.fromTemplate)
-	s.Page(http.MethodGet, "/relays/new", editor, rp.newPage)
+	// Viewers may open the builder (read-only, like any relay), so every GET of Relays
+	// needs the viewer level; saving needs the editor level.
+	s.Page(http.MethodGet, "/relays/new", viewer, rp.newPage)
 	s.Page(http.MethodPost, "/relays/new", editor, rp.save)
 	s.Page(http.MethodGet, "/relays/{id}", viewer, rp.editPage)
 	s.Page(http.MethodPost, "/relays/{id}", editor, rp.save)
