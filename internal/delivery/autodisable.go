@@ -66,6 +66,7 @@ func (s *Service) AutoDisable(ctx context.Context) ([][2]string, error) {
 			return out, err
 		}
 		s.Log.Warn("endpoint disabled: every delivery failed for 5 days", "workspace", c[0], "endpoint", c[1])
+		s.disabled(ctx, c[0], c[1], ReasonFailing)
 		out = append(out, c)
 	}
 	return out, nil

@@ -127,8 +127,12 @@ type Service struct {
 	// Lease bounds one attempt in flight: past it, the sweep hands the delivery to a new
 	// job (the process making it is presumed dead).
 	Lease time.Duration
+	// Notifier, when set, hears when an endpoint starts failing, recovers or is disabled
+	// (transition.go).
+	Notifier Notifier
 
 	river   *river.Client[*sql.Tx]
+	health  healthMemo
 	work    bool
 	opts    Options
 	metrics *metrics

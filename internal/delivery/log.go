@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,9 +188,16 @@ func (s *Service) Retry(ctx context.Context, workspaceID, id string) (Delivery, 
 	return d, err
 }
 
-// Recover re-queues, in a background job, the failed deliveries of an endpoint created
-// between since and until (inclusive), each for a new round of the schedule. It returns
-// how many deliveries that is.
+// recoverable is what Recover re-queues: failed deliveries, and those cancelled because the
+// endpoint answered 410 Gone or was disabled (issue 11: after Re-enable, Recover resends
+// what the outage stopped).
+const recoverable = `(state = ? OR (state = ? AND (reason = ? OR reason LIKE ?)))`
+
+var recoverableArgs = []any{Failed, Cancelled, ReasonGone, ReasonEndpointDisabled + "%"}
+
+// Recover re-queues, in a background job, the failed deliveries (and those cancelled by
+// the endpoint's 410 or disable) of an endpoint created between since and until
+// (inclusive), each for a new round of the schedule. It returns how many deliveries that is.
 func (s *Service) Recover(ctx context.Context, workspaceID, endpointID string, since, until time.Time) (int, error) {
 	if until.Before(since) {
 		return 0, errors.New("until is before since")
@@ -197,8 +205,8 @@ func (s *Service) Recover(ctx context.Context, workspaceID, endpointID string, s
 	a := recoverArgs{WorkspaceID: workspaceID, EndpointID: endpointID, Since: store.Micros(since), Until: store.Micros(until), Before: store.Micros(s.now())}
 	n := 0
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE workspace_id = ? AND endpoint_id = ? AND state = ? AND created_at >= ? AND created_at <= ? AND updated_at <= ?`,
-			workspaceID, endpointID, Failed, a.Since, a.Until, a.Before).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE workspace_id = ? AND endpoint_id = ? AND `+recoverable+` AND created_at >= ? AND created_at <= ? AND updated_at <= ?`,
+			append(append([]any{workspaceID, endpointID}, recoverableArgs...), a.Since, a.Until, a.Before)...).Scan(&n); err != nil {
 			return err
 		}
 		if err := audit.Record(ctx, tx, workspaceID, "endpoint.recover", "endpoint", endpointID,
@@ -223,10 +231,10 @@ func (s *Service) workRecover(ctx context.Context, job *river.Job[recoverArgs]) 
 		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
 			now := store.Micros(s.now())
 			rows, err := tx.Query(ctx, `UPDATE deliveries SET state = ?, seq = seq + 1, round_start = attempts, reason = '', next_attempt_at = ?, updated_at = ?
-				WHERE id IN (SELECT id FROM deliveries WHERE workspace_id = ? AND endpoint_id = ? AND state = ? AND created_at >= ? AND created_at <= ? AND updated_at <= ? LIMIT ?)
-				AND state = ?
+				WHERE id IN (SELECT id FROM deliveries WHERE workspace_id = ? AND endpoint_id = ? AND `+recoverable+` AND created_at >= ? AND created_at <= ? AND updated_at <= ? LIMIT ?)
+				AND `+recoverable+`
 				RETURNING id, seq`,
-				Pending, now, now, a.WorkspaceID, a.EndpointID, Failed, a.Since, a.Until, a.Before, sweepBatch, Failed)
+				slices.Concat([]any{Pending, now, now, a.WorkspaceID, a.EndpointID}, recoverableArgs, []any{a.Since, a.Until, a.Before, sweepBatch}, recoverableArgs)...)
 			if err != nil {
 				return err
 			}

@@ -44,6 +44,14 @@ type Options struct {
 	// AutoDisableInterval is how often the leader checks for endpoints failing 5 days
 	// straight. Default 1 h.
 	AutoDisableInterval time.Duration
+	// Retention is how old events, deliveries, attempts and notifications get before the
+	// leader removes them (RELAYDESK_RETENTION). Default DefaultRetention; negative keeps
+	// everything.
+	Retention time.Duration
+	// RetentionInterval is how often the leader runs the retention job. Default 1 h.
+	RetentionInterval time.Duration
+	// RetentionPause is the pause between two retention batches. Default 50 ms.
+	RetentionPause time.Duration
 }
 
 // Job kinds.
@@ -121,6 +129,15 @@ func New(opts Options) (*Service, error) {
 	if opts.AutoDisableInterval <= 0 {
 		opts.AutoDisableInterval = time.Hour
 	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.RetentionInterval <= 0 {
+		opts.RetentionInterval = time.Hour
+	}
+	if opts.RetentionPause <= 0 {
+		opts.RetentionPause = 50 * time.Millisecond
+	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -140,6 +157,7 @@ func New(opts Options) (*Service, error) {
 	river.AddWorker(workers, river.WorkFunc(s.workAttempt))
 	river.AddWorker(workers, river.WorkFunc(s.workRecover))
 	river.AddWorker(workers, river.WorkFunc(s.workAutoDisable))
+	river.AddWorker(workers, river.WorkFunc(s.workRetention))
 
 	cfg := &river.Config{
 		Workers:     workers,
@@ -151,6 +169,12 @@ func New(opts Options) (*Service, error) {
 		// "running" well after that (its process died).
 		JobTimeout:           s.Lease,
 		RescueStuckJobsAfter: s.Lease + time.Minute,
+		// River's own finished jobs (retention.go cleans our tables). Set explicitly: one
+		// job per delivery makes river_job the fastest-growing table, and the deliveries
+		// and attempts tables, not River's rows, are the record users see.
+		CompletedJobRetentionPeriod: time.Hour,
+		CancelledJobRetentionPeriod: 24 * time.Hour,
+		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
 	}
 	if opts.Work {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
@@ -158,6 +182,11 @@ func New(opts Options) (*Service, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(opts.AutoDisableInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return autoDisableArgs{}, nil },
 				&river.PeriodicJobOpts{ID: kindAutoDisable}),
+		}
+		if opts.Retention > 0 {
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return retentionArgs{}, nil },
+				&river.PeriodicJobOpts{ID: kindRetention}))
 		}
 	}
 	var driver riverdriver.Driver[*sql.Tx]

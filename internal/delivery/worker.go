@@ -229,7 +229,9 @@ func (s *Service) record(ctx context.Context, c *claimed, number, roundStart int
 	if next == Cancelled && res.Outcome() == Gone {
 		reason = ReasonGone
 	}
-	return s.DB.InTx(ctx, func(tx *store.Tx) error {
+	var tr *Transition
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		tr = nil
 		if _, err := tx.Exec(ctx, `INSERT INTO attempts (id, delivery_id, workspace_id, endpoint_id, number, started_at, duration_us, request_headers, status, response_headers, response_body, error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			store.NewID(), c.ID, c.WorkspaceID, c.EndpointID, number, store.Micros(started), res.Duration.Microseconds(),
@@ -239,8 +241,16 @@ func (s *Service) record(ctx context.Context, c *claimed, number, roundStart int
 		_, err := tx.Exec(ctx, `UPDATE deliveries SET state = ?, reason = ?, attempts = ?, round_start = ?, lease_until = NULL, next_attempt_at = ?,
 			last_status = ?, last_error = ?, updated_at = ?, delivered_at = COALESCE(?, delivered_at) WHERE id = ?`,
 			next, reason, number, roundStart, store.NullMicros(nextAt), res.Status, lastError, store.Micros(now), deliveredAt, c.ID)
+		if err != nil {
+			return err
+		}
+		tr, err = s.markHealth(ctx, tx, c, res.Outcome(), lastError, now)
 		return err
 	})
+	if err == nil {
+		s.notify(ctx, tr)
+	}
+	return err
 }
 
 // gone handles a 410: the endpoint is disabled and its waiting deliveries cancelled. Their
@@ -249,6 +259,8 @@ func (s *Service) gone(ctx context.Context, workspaceID, endpointID string) {
 	ctx = context.WithoutCancel(ctx)
 	if err := s.Targets.Disable(ctx, workspaceID, endpointID, ReasonGone); err != nil {
 		s.Log.Error("disable endpoint after 410", "endpoint", endpointID, "err", err)
+	} else {
+		s.disabled(ctx, workspaceID, endpointID, ReasonGone)
 	}
 	now := store.Micros(s.now())
 	res, err := s.DB.Exec(ctx, `UPDATE deliveries SET state = ?, reason = ?, next_attempt_at = NULL, updated_at = ?
