@@ -151,6 +151,7 @@ func TestTeamRolesInvitationsMembers(t *testing.T) {
 		expectStatus(t, admin.Do("POST", "/v1/roles", map[string]any{"name": "X", "levels": map[string]string{"developer": "god"}}), http.StatusUnprocessableEntity, "unknown level")
 		expectStatus(t, admin.Do("POST", "/v1/roles", map[string]any{"name": "X", "levels": map[string]string{"workspace": "owner"}}), http.StatusUnprocessableEntity, "workspace owner")
 		expectStatus(t, admin.Do("POST", "/v1/roles", map[string]any{"name": "X", "levels": map[string]string{"billing": "viewer"}}), http.StatusUnprocessableEntity, "unknown feature")
+		expectStatus(t, admin.Do("POST", "/v1/roles", map[string]any{"name": "a\x00b"}), http.StatusUnprocessableEntity, "NUL in a role name")
 
 		// Edit: rename and levels of a custom role; Admin fixed; Manager's levels editable, name not.
 		res = admin.Do("PATCH", "/v1/roles/"+cp.ID, map[string]any{"name": "Relays person", "levels": map[string]string{"relays": "editor"}})

@@ -353,8 +353,10 @@ func (s *Service) Accept(ctx context.Context, token string, u account.User) (str
 func (s *Service) SignUpAndAccept(ctx context.Context, token, name, password string) (account.User, string, error) {
 	var u account.User
 	var wsID string
-	if err := account.CheckName("user", name); strings.TrimSpace(name) != "" && err != nil {
-		return u, "", err
+	if strings.TrimSpace(name) != "" {
+		if err := checkName("user", name); err != nil {
+			return u, "", err
+		}
 	}
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
 		pend, err := s.lookup(ctx, tx, token)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/account"
@@ -40,6 +42,18 @@ func full(ls access.Levels) access.Levels {
 		out[f] = ls.Of(f)
 	}
 	return out
+}
+
+// checkName validates a role or user name: the account rules plus no control characters
+// and valid UTF-8 (PostgreSQL refuses NUL in text).
+func checkName(what, name string) error {
+	if err := account.CheckName(what, name); err != nil {
+		return err
+	}
+	if !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return errorf(Invalid, "the %s name must be valid text without control characters", what)
+	}
+	return nil
 }
 
 func checkLevels(ls access.Levels) (access.Levels, error) {
@@ -120,7 +134,7 @@ func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleIn
 		return Role{}, err
 	}
 	name := strings.TrimSpace(in.Name)
-	if err := account.CheckName("role", name); err != nil {
+	if err := checkName("role", name); err != nil {
 		return Role{}, err
 	}
 	var out Role
@@ -204,7 +218,7 @@ func (s *Service) UpdateRole(ctx context.Context, p *access.Principal, id string
 				return errorf(Forbidden, "built-in roles keep their names")
 			}
 			name = strings.TrimSpace(*in.Name)
-			if err := account.CheckName("role", name); err != nil {
+			if err := checkName("role", name); err != nil {
 				return err
 			}
 			detail["name"] = map[string]string{"from": r.Name, "to": name}
