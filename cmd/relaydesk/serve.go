@@ -26,6 +26,10 @@ func configFlags(fs *pflag.FlagSet) func() (app.Config, error) {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", def.SecureCookies, "mark cookies Secure behind an HTTPS proxy ("+app.EnvSecureCookies+")")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", def.DeliveryTimeout, "timeout of one delivery attempt ("+app.EnvTimeout+")")
 	fs.IntVar(&c.Workers, "workers", def.Workers, "concurrent deliveries in this process ("+app.EnvWorkers+")")
+	fs.Float64Var(&c.RateLimit, "rate-limit", def.RateLimit, "API requests per second per API key or signed-in user; 0 = off ("+app.EnvRateLimit+")")
+	fs.IntVar(&c.RateBurst, "rate-burst", def.RateBurst, "burst allowed above --rate-limit ("+app.EnvRateBurst+")")
+	fs.Float64Var(&c.IPRateLimit, "ip-rate-limit", def.IPRateLimit, "API requests per second per client IP; 0 = off ("+app.EnvIPRateLimit+")")
+	fs.IntVar(&c.IPRateBurst, "ip-rate-burst", def.IPRateBurst, "burst allowed above --ip-rate-limit ("+app.EnvIPRateBurst+")")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", def.SMTPFrom, "From address of invitation emails ("+app.EnvSMTPFrom+")")
 	fs.StringVar(&c.PublicURL, "public-url", def.PublicURL, "origin used in emailed links, e.g. https://relaydesk.example.com ("+app.EnvPublicURL+")")
 	// The master key and the SMTP URL (it holds a password) are read from the environment

@@ -22,6 +22,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/account"
 	"github.com/relaydesk/relaydesk/internal/api"
+	"github.com/relaydesk/relaydesk/internal/apikey"
 	"github.com/relaydesk/relaydesk/internal/auth"
 	"github.com/relaydesk/relaydesk/internal/credential"
 	"github.com/relaydesk/relaydesk/internal/delivery"
@@ -45,6 +46,10 @@ type App struct {
 	Auth      *auth.Authenticator
 	API       *api.Server
 	Web       *web.Server
+	// APIKeys resolves rdk_ keys for Auth; Hooks are Zapier's REST hooks (issue 8).
+	APIKeys     *apikey.Service
+	Hooks       *apikey.Hooks
+	RateLimiter *api.RateLimiter
 	// Team is Team Management: roles, members, invitations (issue 7).
 	Team *team.Service
 	// Endpoints is Developer Tools: endpoints and the signing secret (delivery.Targets).
@@ -97,6 +102,10 @@ func (a *App) build(ctx context.Context) error {
 	a.Auth = &auth.Authenticator{Accounts: a.Accounts, Platform: a.Platform}
 	a.API = api.New(a.mux, a.Config.Version, a.Routes, a.Auth, a.Accounts, a.Log)
 	a.API.SecureCookies = a.Config.SecureCookies
+	// Before any operation is registered: huma fixes an operation's middlewares when it is added.
+	a.RateLimiter = api.NewRateLimiter(api.RateLimits{Rate: a.Config.RateLimit, Burst: a.Config.RateBurst,
+		IPRate: a.Config.IPRateLimit, IPBurst: a.Config.IPRateBurst})
+	a.API.UseRateLimits(a.RateLimiter)
 	a.API.RegisterFoundation()
 	policy := egress.Policy{AllowPrivate: a.Config.AllowPrivateEndpoints}
 	if a.Endpoints, err = endpoint.New(a.DB, a.MasterKey, policy, &delivery.Sender{Client: policy.Client(a.Config.DeliveryTimeout),
@@ -107,6 +116,15 @@ func (a *App) build(ctx context.Context) error {
 	a.API.RegisterAudit(a.DB)
 	a.Web = web.New(a.mux, a.Routes, a.Auth, a.Accounts, a.API.Throttle, a.Log)
 	a.Web.AllowPrivate, a.Web.SecureCookies, a.Web.Version = a.Config.AllowPrivateEndpoints, a.Config.SecureCookies, a.Config.Version
+
+	// API keys (acting as their member), Zapier REST hooks, the API docs page (issue 8).
+	a.APIKeys = &apikey.Service{DB: a.DB}
+	a.Auth.Keys = append(a.Auth.Keys, a.APIKeys)
+	a.Hooks = &apikey.Hooks{DB: a.DB, Policy: egress.Policy{AllowPrivate: a.Config.AllowPrivateEndpoints}}
+	a.API.RegisterAPIKeys(a.APIKeys)
+	a.API.RegisterZapier(a.Hooks)
+	a.Web.RegisterAPIKeys(a.APIKeys, a.Hooks)
+	a.Web.RegisterDocs()
 
 	// Team Management: roles, members, invitations (issue 7).
 	a.Team = &team.Service{DB: a.DB, Accounts: a.Accounts, Log: a.Log}
@@ -128,7 +146,7 @@ func (a *App) build(ctx context.Context) error {
 
 	// Browsers send Sec-Fetch-Site/Origin; a cross-site form or fetch that changes state is
 	// refused here, before any handler. Scripts send neither and are not affected.
-	a.handler = http.NewCrossOriginProtection().Handler(a.mux)
+	a.handler = http.NewCrossOriginProtection().Handler(a.RateLimiter.LimitIPs(a.mux))
 	return nil
 }
 

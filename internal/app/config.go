@@ -25,6 +25,12 @@ type Config struct {
 	SecureCookies   bool          // RELAYDESK_SECURE_COOKIES: behind an HTTPS proxy
 	DeliveryTimeout time.Duration // RELAYDESK_DELIVERY_TIMEOUT
 	Workers         int           // RELAYDESK_WORKERS: concurrent deliveries per process
+	// Rate limits on /v1 (see api.RateLimits): per API key or session user, and per client
+	// IP; a rate of 0 turns that limit off. Platform tokens are exempt.
+	RateLimit   float64 // RELAYDESK_RATE_LIMIT: requests per second per key or user
+	RateBurst   int     // RELAYDESK_RATE_BURST
+	IPRateLimit float64 // RELAYDESK_IP_RATE_LIMIT: requests per second per client IP
+	IPRateBurst int     // RELAYDESK_IP_RATE_BURST
 	// SMTPURL sends invitation emails: smtp://user:pass@host:587 or smtps://…:465
 	// (RELAYDESK_SMTP_URL, environment only: it holds a password). Empty: the inviter is
 	// shown the link to pass on.
@@ -33,7 +39,7 @@ type Config struct {
 	// PublicURL is the site's origin for links in emails, e.g. https://relaydesk.example.com
 	// (RELAYDESK_PUBLIC_URL); empty: the origin the inviter used.
 	PublicURL string
-	Version         string
+	Version   string
 }
 
 // Env var names, kept with their flags in cmd/relaydesk.
@@ -48,6 +54,10 @@ const (
 	EnvSecureCookies = "RELAYDESK_SECURE_COOKIES"
 	EnvTimeout       = "RELAYDESK_DELIVERY_TIMEOUT"
 	EnvWorkers       = "RELAYDESK_WORKERS"
+	EnvRateLimit     = "RELAYDESK_RATE_LIMIT"
+	EnvRateBurst     = "RELAYDESK_RATE_BURST"
+	EnvIPRateLimit   = "RELAYDESK_IP_RATE_LIMIT"
+	EnvIPRateBurst   = "RELAYDESK_IP_RATE_BURST"
 	EnvSMTPURL       = "RELAYDESK_SMTP_URL"
 	EnvSMTPFrom      = "RELAYDESK_SMTP_FROM"
 	EnvPublicURL     = "RELAYDESK_PUBLIC_URL"
@@ -55,7 +65,8 @@ const (
 
 // DefaultConfig is the zero-configuration setup: SQLite under ./data on 127.0.0.1:8080.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:8080", DataDir: "data", Role: "all", LogLevel: "info", DeliveryTimeout: 15 * time.Second, Workers: 50}
+	return Config{Addr: "127.0.0.1:8080", DataDir: "data", Role: "all", LogLevel: "info", DeliveryTimeout: 15 * time.Second, Workers: 50,
+		RateLimit: 20, RateBurst: 200, IPRateLimit: 100, IPRateBurst: 1000}
 }
 
 // FromEnv overlays the environment on c.
@@ -100,6 +111,25 @@ func (c Config) FromEnv() (Config, error) {
 		}
 		c.Workers = n
 	}
+	for _, v := range []struct {
+		name string
+		f    *float64
+		i    *int
+	}{{EnvRateLimit, &c.RateLimit, nil}, {EnvRateBurst, nil, &c.RateBurst}, {EnvIPRateLimit, &c.IPRateLimit, nil}, {EnvIPRateBurst, nil, &c.IPRateBurst}} {
+		s := os.Getenv(v.name)
+		if s == "" {
+			continue
+		}
+		var e error
+		if v.f != nil {
+			*v.f, e = strconv.ParseFloat(s, 64)
+		} else {
+			*v.i, e = strconv.Atoi(s)
+		}
+		if e != nil && err == nil {
+			err = fmt.Errorf("%s=%q: want a number", v.name, s)
+		}
+	}
 	return c, err
 }
 
@@ -115,6 +145,12 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 1 || c.Workers > 10000 {
 		return fmt.Errorf("workers %d: want 1 to 10000", c.Workers)
+	}
+	if c.RateLimit < 0 || c.IPRateLimit < 0 || c.RateBurst < 0 || c.IPRateBurst < 0 {
+		return fmt.Errorf("rate limits must not be negative (0 turns a limit off)")
+	}
+	if (c.RateLimit > 0 && c.RateBurst < 1) || (c.IPRateLimit > 0 && c.IPRateBurst < 1) {
+		return fmt.Errorf("a rate limit needs a burst of at least 1")
 	}
 	if c.SMTPURL != "" && c.SMTPFrom == "" {
 		return fmt.Errorf("%s is set: %s (the From address) is required too", EnvSMTPURL, EnvSMTPFrom)

@@ -23,8 +23,6 @@ func (s *Server) registerFoundation() {
 		"Relays turn events into actions: a trigger, conditions, and actions such as Send Webhook."))
 	s.Page(http.MethodGet, "/settings/developer/events", access.Require(access.Developer, access.Viewer), s.placeholder("events", "Events & deliveries",
 		"Every event and each delivery attempt."))
-	s.Page(http.MethodGet, "/settings/api-keys", access.Require(access.Developer, access.Editor), s.placeholder("api-keys", "API Keys",
-		"Keys for scripts and Zapier, acting with your role."))
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request, p *access.Principal) {
