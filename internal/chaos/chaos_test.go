@@ -382,6 +382,7 @@ type outcome struct {
 	pgRestarts      atomic.Int64
 	manualRetries   atomic.Int64
 	mu              sync.Mutex
+	publishErrs     map[string]int // what failed publishes saw (status and problem, or the transport error)
 	fatal           error
 }
 
@@ -460,7 +461,7 @@ func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 	admin.must(t, http.StatusOK, "POST", "/v1/relays/"+rl.ID+"/enable", nil, nil)
 
 	producer := &client{base: base, bearer: token, http: hc}
-	res := &outcome{accepted: map[string]int{}}
+	res := &outcome{accepted: map[string]int{}, publishErrs: map[string]int{}}
 	data := messageData(t, wsID)
 
 	// Publishers: each logical event is published until a 202, with the same
@@ -592,6 +593,7 @@ func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 		max(firstPending, 0), rc.requests.Load(), rc.fails.Load(), rc.hangs.Load(), rc.resets.Load(), rc.badSig.Load(),
 		res.publishRetries.Load(), res.gaveUp.Load(), stray, res.manualRetries.Load(), streamed.Round(time.Millisecond), drained.Round(time.Millisecond))
 	t.Log(summary)
+	t.Logf("failed publish attempts by cause: %v", res.publishErrs)
 	fmt.Println(summary) // visible without -v: the figure the run exists for
 
 	if len(accepted) != p.Events-int(res.gaveUp.Load()) {
@@ -642,6 +644,17 @@ func publish(c *client, res *outcome, wsID string, data json.RawMessage, runID s
 			res.fail(fmt.Errorf("publish event %d: %d %s", i, code, b))
 			return
 		}
+		why := fmt.Sprint(err)
+		if err == nil {
+			why = fmt.Sprintf("%d %.120s", code, b)
+		} else if strings.Contains(why, "connection refused") {
+			why = "connection refused"
+		} else if strings.Contains(why, "EOF") || strings.Contains(why, "reset") {
+			why = "connection lost"
+		}
+		res.mu.Lock()
+		res.publishErrs[why]++
+		res.mu.Unlock()
 		if time.Now().After(deadline) {
 			res.gaveUp.Add(1)
 			return
