@@ -38,6 +38,7 @@ var designRules = []designRule{
 	{kind: "page", prefix: "/setup", exact: true, need: access.Anyone},
 	{kind: "page", method: "GET", prefix: "/static/", exact: true, need: access.Anyone},
 	{kind: "page", method: "GET", prefix: "/docs", need: access.Anyone, why: "API reference"},
+	{kind: "ops", prefix: "/ops/", need: access.ByPlatform, why: "operators' queue page (issue 11): never public, never a member"},
 	{kind: "ops", method: "GET", prefix: "/", need: access.Anyone, why: "health, readiness, metrics"},
 	{kind: "page", prefix: "/invitations/{token}", exact: true, need: access.Anyone, why: "accept an invitation"},
 
@@ -71,6 +72,7 @@ var designRules = []designRule{
 	{kind: "api", prefix: "/v1/zapier/", need: req(access.Developer, access.Editor), why: "own hooks"},
 	{kind: "page", prefix: "/settings/developer/endpoints/", suffix: "/delete", need: req(access.Developer, access.Owner)},
 	{kind: "page", prefix: "/settings/developer/secret", need: req(access.Developer, access.Editor)},
+	{kind: "page", method: "POST", prefix: "/settings/developer/notifications/read", exact: true, need: req(access.Developer, access.Viewer), why: "who may see notifications may mark them read"},
 	{kind: "page", method: "GET", prefix: "/settings/developer", need: req(access.Developer, access.Viewer)},
 	{kind: "page", prefix: "/settings/developer", need: req(access.Developer, access.Editor)},
 	{kind: "page", prefix: "/settings/api-keys", need: req(access.Developer, access.Editor)},

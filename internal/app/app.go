@@ -28,6 +28,9 @@ import (
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
+	"github.com/relaydesk/relaydesk/internal/health"
+	"github.com/relaydesk/relaydesk/internal/notify"
+	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/team"
 	"github.com/relaydesk/relaydesk/internal/web"
@@ -46,14 +49,24 @@ type App struct {
 	Auth      *auth.Authenticator
 	API       *api.Server
 	Web       *web.Server
+	// Team is Team Management: roles, members, invitations (issue 7).
+	Team *team.Service
 	// APIKeys resolves rdk_ keys for Auth; Hooks are Zapier's REST hooks (issue 8).
 	APIKeys     *apikey.Service
 	Hooks       *apikey.Hooks
 	RateLimiter *api.RateLimiter
-	// Team is Team Management: roles, members, invitations (issue 7).
-	Team *team.Service
 	// Endpoints is Developer Tools: endpoints and the signing secret (delivery.Targets).
 	Endpoints *endpoint.Service
+	// Deliveries is the delivery engine (its River client inserts jobs in every role and
+	// works them in roles all and worker).
+	Deliveries *delivery.Service
+	// Relays and the producer API's Publisher: events in, matched to relays (issue 6).
+	Relays    *relay.Service
+	Publisher *relay.Publisher
+	// Health and Notify: endpoint health on Developer Tools, notifications of failing,
+	// disabled and recovered endpoints (issue 11).
+	Health *health.Service
+	Notify *notify.Service
 
 	mux      *http.ServeMux
 	handler  http.Handler
@@ -114,17 +127,15 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.API.RegisterEndpoints(a.Endpoints)
 	a.API.RegisterAudit(a.DB)
+	if a.Deliveries, err = delivery.New(delivery.Options{DB: a.DB, Log: a.Log, Metrics: a.Metrics, Work: a.Config.Role != "api",
+		Workers: a.Config.Workers, Timeout: a.Config.DeliveryTimeout, AllowPrivate: a.Config.AllowPrivateEndpoints, Version: a.Config.Version,
+		Retention: retention(a.Config.Retention)}); err != nil {
+		return err
+	}
+	a.Deliveries.Targets = a.Endpoints
+	a.API.RegisterDeliveries(a.Deliveries)
 	a.Web = web.New(a.mux, a.Routes, a.Auth, a.Accounts, a.API.Throttle, a.Log)
 	a.Web.AllowPrivate, a.Web.SecureCookies, a.Web.Version = a.Config.AllowPrivateEndpoints, a.Config.SecureCookies, a.Config.Version
-
-	// API keys (acting as their member), Zapier REST hooks, the API docs page (issue 8).
-	a.APIKeys = &apikey.Service{DB: a.DB}
-	a.Auth.Keys = append(a.Auth.Keys, a.APIKeys)
-	a.Hooks = &apikey.Hooks{DB: a.DB, Policy: egress.Policy{AllowPrivate: a.Config.AllowPrivateEndpoints}}
-	a.API.RegisterAPIKeys(a.APIKeys)
-	a.API.RegisterZapier(a.Hooks)
-	a.Web.RegisterAPIKeys(a.APIKeys, a.Hooks)
-	a.Web.RegisterDocs()
 
 	// Team Management: roles, members, invitations (issue 7).
 	a.Team = &team.Service{DB: a.DB, Accounts: a.Accounts, Log: a.Log}
@@ -137,7 +148,32 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.API.RegisterTeam(a.Team, a.Config.PublicURL)
 	a.Web.RegisterTeam(a.Team, a.Config.PublicURL)
-	a.Web.RegisterDeveloper(a.Endpoints)
+
+	// API keys (acting as their member), Zapier REST hooks, the API docs page (issue 8).
+	a.APIKeys = &apikey.Service{DB: a.DB}
+	a.Auth.Keys = append(a.Auth.Keys, a.APIKeys)
+	a.Hooks = &apikey.Hooks{DB: a.DB, Policy: egress.Policy{AllowPrivate: a.Config.AllowPrivateEndpoints}}
+	a.API.RegisterAPIKeys(a.APIKeys)
+	a.API.RegisterZapier(a.Hooks)
+	a.Web.RegisterAPIKeys(a.APIKeys, a.Hooks)
+	a.Web.RegisterDocs()
+	// Operability: endpoint health, notifications, the operators' queue page (issue 11).
+	if err := a.buildOperability(ctx); err != nil {
+		return err
+	}
+	a.Web.RegisterDeveloper(a.Endpoints, web.Operability{Health: a.Health, Notify: a.Notify, Deliveries: a.Deliveries})
+
+	// Relays, the producer API and the event log (issue 6).
+	a.Relays = &relay.Service{DB: a.DB}
+	a.Publisher = &relay.Publisher{DB: a.DB, Relays: a.Relays, Deliveries: a.Deliveries}
+	// Zapier hooks: the producer adds the hooks subscribed to each event to its targets, and
+	// the engine resolves hook ids (hook_…) to their URL and the workspace's secret (issue 8).
+	a.Publisher.Deliveries = apikey.WithHooks{Next: a.Deliveries, Hooks: a.Hooks}
+	a.Deliveries.Targets = apikey.Targets{Endpoints: a.Endpoints, Hooks: a.Hooks, Secrets: a.Endpoints}
+	a.API.RegisterRelays(a.Relays)
+	a.API.RegisterEvents(a.Publisher)
+	a.Web.RegisterRelays(a.Relays)
+	a.Web.RegisterEvents(a.Relays, a.Deliveries)
 
 	a.ops("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	a.ops("/readyz", a.ready)
@@ -178,15 +214,16 @@ func (a *App) Close() error { return a.DB.Close() }
 // Serve listens on cfg.Addr until ctx ends, then shuts down gracefully. ready, when not
 // nil, receives the bound address once listening.
 func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
-	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+	handler := a.handler
+	if a.Config.Role == "worker" {
+		handler = a.opsHandler() // a worker serves only health, readiness and metrics
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
-	var ln net.Listener
-	if a.Config.Role != "worker" {
-		var err error
-		if ln, err = net.Listen("tcp", a.Config.Addr); err != nil {
-			return err
-		}
+	ln, err := net.Listen("tcp", a.Config.Addr)
+	if err != nil {
+		return err
 	}
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
@@ -220,6 +257,15 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	return <-runDone
 }
 
+// opsHandler serves /healthz, /readyz and /metrics only (role worker).
+func (a *App) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}))
+	return mux
+}
+
 // Describe is the one-line summary printed at start.
 func (a *App) Describe() string {
 	if a.DB.Dialect == store.Postgres {
@@ -231,6 +277,5 @@ func (a *App) Describe() string {
 // Run runs the background side of relaydesk (the delivery workers and periodic jobs) until
 // ctx ends. Serve calls it; tests that use Handler directly call it themselves.
 func (a *App) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	return a.Deliveries.Run(ctx)
 }

@@ -39,7 +39,15 @@ type Config struct {
 	// PublicURL is the site's origin for links in emails, e.g. https://relaydesk.example.com
 	// (RELAYDESK_PUBLIC_URL); empty: the origin the inviter used.
 	PublicURL string
-	Version   string
+	// Retention is how old events, deliveries, attempts and notifications get before the
+	// leader removes them (RELAYDESK_RETENTION, e.g. 720h or 30d; 0 keeps everything).
+	Retention time.Duration
+	// PlatformWebhookURL receives operational events (an endpoint failing, disabled,
+	// recovered), signed with PlatformWebhookSecret like deliveries
+	// (RELAYDESK_PLATFORM_WEBHOOK_URL, RELAYDESK_PLATFORM_WEBHOOK_SECRET — environment only).
+	PlatformWebhookURL    string
+	PlatformWebhookSecret string
+	Version               string
 }
 
 // Env var names, kept with their flags in cmd/relaydesk.
@@ -61,12 +69,31 @@ const (
 	EnvSMTPURL       = "RELAYDESK_SMTP_URL"
 	EnvSMTPFrom      = "RELAYDESK_SMTP_FROM"
 	EnvPublicURL     = "RELAYDESK_PUBLIC_URL"
+	EnvRetention     = "RELAYDESK_RETENTION"
+	EnvPlatformHook  = "RELAYDESK_PLATFORM_WEBHOOK_URL"
+	EnvPlatformKey   = "RELAYDESK_PLATFORM_WEBHOOK_SECRET"
 )
+
+// ParseRetention reads a retention age: a Go duration (720h) or whole days (30d).
+func ParseRetention(v string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("retention %q: want days such as 30d or a duration such as 720h", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	r, err := time.ParseDuration(v)
+	if err != nil || r < 0 {
+		return 0, fmt.Errorf("retention %q: want days such as 30d or a duration such as 720h", v)
+	}
+	return r, nil
+}
 
 // DefaultConfig is the zero-configuration setup: SQLite under ./data on 127.0.0.1:8080.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DataDir: "data", Role: "all", LogLevel: "info", DeliveryTimeout: 15 * time.Second, Workers: 50,
-		RateLimit: 20, RateBurst: 200, IPRateLimit: 100, IPRateBurst: 1000}
+		RateLimit: 20, RateBurst: 200, IPRateLimit: 100, IPRateBurst: 1000, Retention: 30 * 24 * time.Hour}
 }
 
 // FromEnv overlays the environment on c.
@@ -95,6 +122,15 @@ func (c Config) FromEnv() (Config, error) {
 	str(EnvSMTPURL, &c.SMTPURL)
 	str(EnvSMTPFrom, &c.SMTPFrom)
 	str(EnvPublicURL, &c.PublicURL)
+	str(EnvPlatformHook, &c.PlatformWebhookURL)
+	str(EnvPlatformKey, &c.PlatformWebhookSecret)
+	if v := os.Getenv(EnvRetention); v != "" {
+		d, e := ParseRetention(v)
+		if e != nil && err == nil {
+			err = fmt.Errorf("%s: %w", EnvRetention, e)
+		}
+		c.Retention = d
+	}
 	boolean(EnvAllowPrivate, &c.AllowPrivateEndpoints)
 	boolean(EnvSecureCookies, &c.SecureCookies)
 	if v := os.Getenv(EnvTimeout); v != "" {
@@ -154,6 +190,12 @@ func (c Config) Validate() error {
 	}
 	if c.SMTPURL != "" && c.SMTPFrom == "" {
 		return fmt.Errorf("%s is set: %s (the From address) is required too", EnvSMTPURL, EnvSMTPFrom)
+	}
+	if (c.PlatformWebhookURL == "") != (c.PlatformWebhookSecret == "") {
+		return fmt.Errorf("%s and %s go together (the secret signs the operational webhook)", EnvPlatformHook, EnvPlatformKey)
+	}
+	if c.Retention < 0 {
+		return fmt.Errorf("retention must not be negative (0 keeps everything)")
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://") {
 		return fmt.Errorf("public URL %q: want https://host", c.PublicURL)

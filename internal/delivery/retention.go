@@ -43,6 +43,11 @@ type Pruned struct {
 // nothing old is left. It runs as a periodic job on the elected leader; River's own
 // finished jobs are cleaned by River (see the retention periods in queue.go).
 func (s *Service) Prune(ctx context.Context, age time.Duration, batch int) (Pruned, error) {
+	return s.PruneAt(ctx, s.now(), age, batch)
+}
+
+// PruneAt is Prune as if the time were now (tests pass a fake clock).
+func (s *Service) PruneAt(ctx context.Context, now time.Time, age time.Duration, batch int) (Pruned, error) {
 	var p Pruned
 	if age <= 0 {
 		return p, nil
@@ -50,7 +55,7 @@ func (s *Service) Prune(ctx context.Context, age time.Duration, batch int) (Prun
 	if batch <= 0 {
 		batch = RetentionBatch
 	}
-	cutoff := store.Micros(s.now().Add(-age))
+	cutoff := store.Micros(now.Add(-age))
 	steps := []struct {
 		n   *int
 		sql string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
+	"github.com/relaydesk/relaydesk/internal/notify"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -17,13 +18,22 @@ import (
 type developerPages struct {
 	s   *Server
 	svc *endpoint.Service
+	ops Operability
 }
 
 // RegisterDeveloper adds the Developer Tools pages over the endpoint service. Needs follow
 // DESIGN §4: developer viewers see the page read-only (fingerprint only), editors add and
 // edit endpoints, test-send and manage the secret, owners delete endpoints.
-func (s *Server) RegisterDeveloper(svc *endpoint.Service) {
+//
+// ops, when given, adds endpoint health (state, success rate, charts, latest attempts),
+// the disabled banner with Re-enable and Recover, and the workspace's notifications
+// (developer_health.go).
+func (s *Server) RegisterDeveloper(svc *endpoint.Service, ops ...Operability) {
 	d := &developerPages{s: s, svc: svc}
+	if len(ops) > 0 {
+		d.ops = ops[0]
+		d.registerHealth()
+	}
 	viewer, editor, owner := access.Require(access.Developer, access.Viewer), access.Require(access.Developer, access.Editor), access.Require(access.Developer, access.Owner)
 	s.Page(http.MethodGet, "/settings/developer", viewer, d.page)
 	s.Page(http.MethodPost, "/settings/developer/endpoints", editor, d.create)
@@ -48,6 +58,11 @@ type developerData struct {
 	Revealed string
 	// Add holds the add form's values when it is shown again with an error.
 	Add endpointForm
+	// Notifications are the workspace's latest (with Operability).
+	Notifications []notify.Notification
+	Unread        int
+	// RecoverSince and RecoverUntil are the Recover form's defaults (the last 7 days).
+	RecoverSince, RecoverUntil string
 }
 
 type endpointRow struct {
@@ -55,6 +70,8 @@ type endpointRow struct {
 	// Form holds this endpoint's edit form values when a save failed.
 	Form endpointForm
 	Test *endpoint.TestResult
+	// Health is nil without Operability.
+	Health *endpointHealth
 }
 
 type endpointForm struct {
@@ -67,6 +84,8 @@ var flashes = map[string]string{
 	"added":   "Endpoint saved.",
 	"saved":   "Endpoint saved.",
 	"deleted": "Endpoint deleted.",
+	"enabled": "Endpoint re-enabled. Use Recover to resend what failed while it was down.",
+	"read":    "Notifications marked as read.",
 }
 
 func (d *developerPages) ctx(r *http.Request, p *access.Principal) context.Context {
@@ -90,6 +109,10 @@ func (d *developerPages) render(w http.ResponseWriter, r *http.Request, p *acces
 		Max: endpoint.MaxPerWorkspace, AtLimit: len(list) >= endpoint.MaxPerWorkspace, Secret: info}
 	for _, e := range list {
 		data.Endpoints = append(data.Endpoints, endpointRow{Endpoint: e, Form: endpointForm{URL: e.URL, Description: e.Description}})
+	}
+	if err := d.loadHealth(ctx, p, data); err != nil {
+		d.fail(w, r, p, "endpoint health", err)
+		return
 	}
 	if edit != nil {
 		edit(data)

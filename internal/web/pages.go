@@ -19,10 +19,6 @@ func (s *Server) registerFoundation() {
 	s.Page(http.MethodGet, "/setup", access.Anyone, s.setupPage)
 	s.Page(http.MethodPost, "/setup", access.Anyone, s.setup)
 	s.Page(http.MethodPost, "/workspace", access.SignedIn, s.switchWorkspace)
-	s.Page(http.MethodGet, "/relays", access.Require(access.Relays, access.Viewer), s.placeholder("relays", "Relays",
-		"Relays turn events into actions: a trigger, conditions, and actions such as Send Webhook."))
-	s.Page(http.MethodGet, "/settings/developer/events", access.Require(access.Developer, access.Viewer), s.placeholder("events", "Events & deliveries",
-		"Every event and each delivery attempt."))
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request, p *access.Principal) {

@@ -5,6 +5,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"html/template"
@@ -37,6 +38,9 @@ type Server struct {
 	AllowPrivate  bool
 	SecureCookies bool
 	Version       string
+	// Unread, when set, counts the caller's unread notifications for the navigation
+	// (issue 11; set by RegisterDeveloper).
+	Unread func(ctx context.Context, p *access.Principal) int
 
 	layout *template.Template
 }
@@ -122,6 +126,8 @@ type View struct {
 type NavItem struct {
 	Label, Href, Key string
 	Children         []NavItem
+	// Badge is a count shown next to the label (unread notifications); 0 shows none.
+	Badge int
 }
 
 func (s *Server) nav(p *access.Principal) []NavItem {
@@ -161,6 +167,17 @@ func (s *Server) Render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	v.Nav = s.nav(v.Principal)
+	if s.Unread != nil && v.Principal != nil {
+		if n := s.Unread(r.Context(), v.Principal); n > 0 {
+			for i := range v.Nav {
+				for j := range v.Nav[i].Children {
+					if v.Nav[i].Children[j].Key == "developer" {
+						v.Nav[i].Children[j].Badge = n
+					}
+				}
+			}
+		}
+	}
 	v.PrivateBanner = s.AllowPrivate
 	v.Version = s.Version
 	if v.Principal != nil && v.Principal.WorkspaceID != "" && v.Workspace == "" {
