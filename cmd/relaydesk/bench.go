@@ -45,7 +45,7 @@ measure the drain against the empty-queue run).`,
 	f.IntVar(&cfg.ServerPID, "server-pid", 0, "with --target: the server's pid, to report its memory")
 	f.IntVar(&cfg.Events, "events", 0, "events to publish (default 20000; --short 300)")
 	f.IntVar(&cfg.Batch, "batch", 0, "events per publish request, 1 = single-event requests (default 100; --short 50)")
-	f.IntVar(&cfg.Concurrency, "concurrency", 0, "publish requests in flight, and the ceiling loop's workers (default 8; --short 4)")
+	f.IntVar(&cfg.Concurrency, "concurrency", 0, "publish requests in flight, and the ceiling loop's workers (default 8; --short 4; rate mode 32)")
 	f.IntVar(&cfg.Fanout, "fanout", 0, "endpoints each event is delivered to, 1–20 (default 1; --short 2)")
 	f.IntVar(&cfg.Workers, "workers", 0, "the server's concurrent deliveries (default: the server's own)")
 	f.IntVar(&cfg.Rate, "rate", 0, "rate mode: events per second (default 500; --short 100)")

@@ -83,6 +83,10 @@ func (c *Config) defaults() error {
 			}
 		}
 	}
+	if c.Mode == ModeRate {
+		c.Batch = 1
+		set(&c.Concurrency, 32, 32) // in flight at most; the rate sets the pace
+	}
 	set(&c.Events, 20000, 300)
 	set(&c.Batch, 100, 50)
 	set(&c.Concurrency, 8, 4)
@@ -91,12 +95,6 @@ func (c *Config) defaults() error {
 	set(&c.Backlog, 1000000, 300)
 	setD(&c.Duration, 30*time.Second, 3*time.Second)
 	setD(&c.CeilingFor, 5*time.Second, time.Second)
-	if c.Mode == ModeRate {
-		c.Batch = 1
-		if c.Concurrency < 32 {
-			c.Concurrency = 32 // in flight at most; the rate sets the pace
-		}
-	}
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Minute
 		switch {
