@@ -155,8 +155,8 @@ func (s *Service) buckets(ctx context.Context, workspaceID, endpointID string, s
 	rows, err := s.DB.Query(ctx, `SELECT (started_at - ?) / ? AS b,
 			SUM(CASE WHEN status >= 200 AND status < 300 THEN 1 ELSE 0 END), COUNT(*)
 		FROM attempts WHERE endpoint_id = ? AND workspace_id = ? AND started_at >= ? AND started_at < ?
-		GROUP BY (started_at - ?) / ?`,
-		from, w, endpointID, workspaceID, from, from+int64(n)*w, from, w)
+		GROUP BY 1`,
+		from, w, endpointID, workspaceID, from, from+int64(n)*w)
 	if err != nil {
 		return nil, err
 	}
