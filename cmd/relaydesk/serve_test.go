@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +40,35 @@ func freeAddr(t *testing.T) string {
 type server struct {
 	cmd  *exec.Cmd
 	addr string
-	out  *strings.Builder
+	out  *lockedBuffer
+}
+
+// lockedBuffer collects the server's stdout while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor waits until the output contains want.
+func (l *lockedBuffer) waitFor(want string, d time.Duration) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(l.String(), want) {
+			return true
+		}
+	}
+	return false
 }
 
 // startServe runs `relaydesk serve` in dir with no configuration but the address, and
@@ -56,22 +85,14 @@ func startServe(t *testing.T, bin, dir string, env ...string) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	out := &strings.Builder{}
-	ready := make(chan struct{})
+	out := &lockedBuffer{}
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		once := false
 		for sc.Scan() {
-			out.WriteString(sc.Text() + "\n")
-			if !once && strings.Contains(sc.Text(), "listening on http://") {
-				once = true
-				close(ready)
-			}
+			out.add(sc.Text() + "\n")
 		}
 	}()
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
+	if !out.waitFor("listening on http://", 30*time.Second) {
 		t.Fatalf("relaydesk serve did not start: %s", out.String())
 	}
 	return &server{cmd: cmd, addr: addr, out: out}
@@ -98,7 +119,7 @@ func TestServeInitRestartSigterm(t *testing.T) {
 	dir := t.TempDir()
 
 	s := startServe(t, bin, dir)
-	if !strings.Contains(s.out.String(), "/setup") {
+	if !s.out.waitFor("/setup", 5*time.Second) {
 		t.Errorf("start banner does not point at the setup page: %q", s.out.String())
 	}
 	if code, body := get(t, "http://"+s.addr+"/setup"); code != 200 || !strings.Contains(body, "Set up relaydesk") {
