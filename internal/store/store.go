@@ -45,6 +45,8 @@ type DB struct {
 	Reader *sql.DB
 	// Pgx is the PostgreSQL pool behind Writer (nil on SQLite); River listens on it.
 	Pgx *pgxpool.Pool
+	// readerPgx is the PostgreSQL pool behind Reader.
+	readerPgx *pgxpool.Pool
 
 	rebound sync.Map // query → query with $n placeholders (PostgreSQL only)
 }
@@ -86,6 +88,10 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	return db, nil
 }
 
+// openPostgres opens two pools, as on SQLite: transactions and writes on one, reads on the
+// other. A transaction that reads through the DB (a cache refill, say) then never waits for
+// a connection that another open transaction holds, so a burst of concurrent transactions
+// cannot deadlock the pool.
 func openPostgres(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -94,6 +100,8 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	if cfg.MaxConns < 16 {
 		cfg.MaxConns = 16
 	}
+	readCfg := cfg.Copy()
+	readCfg.MaxConns = max(cfg.MaxConns/2, 4)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -102,8 +110,12 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgres at %s: %w", redactURL(url), err)
 	}
-	sdb := stdlib.OpenDBFromPool(pool)
-	return &DB{Dialect: Postgres, Writer: sdb, Reader: sdb, Pgx: pool}, nil
+	readPool, err := pgxpool.NewWithConfig(ctx, readCfg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &DB{Dialect: Postgres, Writer: stdlib.OpenDBFromPool(pool), Reader: stdlib.OpenDBFromPool(readPool), Pgx: pool, readerPgx: readPool}, nil
 }
 
 // Close closes every pool.
@@ -114,6 +126,7 @@ func (db *DB) Close() error {
 	}
 	if db.Pgx != nil {
 		db.Pgx.Close()
+		db.readerPgx.Close()
 	}
 	return err
 }
@@ -166,8 +179,9 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return db.Reader.QueryRowContext(ctx, db.Q(query), args...)
 }
 
-// Tx is a transaction. Inside InTx use only the Tx: on SQLite the writer has one
-// connection, so touching the DB there would wait for itself.
+// Tx is a transaction. Inside InTx, write only through the Tx: on SQLite the writer has
+// one connection, so a write through the DB would wait for itself. Reads through the DB
+// are fine on both engines (they use the reader pool and see committed data).
 type Tx struct {
 	*sql.Tx
 	db *DB

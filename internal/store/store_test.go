@@ -3,7 +3,10 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
@@ -51,6 +54,42 @@ func TestStore(t *testing.T) {
 		}
 		if err := db.QueryRow(ctx, "SELECT builtin FROM roles WHERE id = ?", "r1").Scan(&b); err != nil || !b {
 			t.Fatalf("boolean round trip = %v, %v", b, err)
+		}
+	})
+}
+
+// Many transactions at once that each also read through the DB (as a cache refill inside a
+// publish does) must all finish: reads never wait for a connection an open transaction holds.
+func TestConcurrentTransactionsReadingThroughDB(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.Exec(ctx, "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)", "w1", "Acme", int64(1)); err != nil {
+			t.Fatal(err)
+		}
+		const n = 48 // three times the PostgreSQL writer pool
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				errs <- db.InTx(ctx, func(tx *store.Tx) error {
+					if _, err := tx.Exec(ctx, "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)", fmt.Sprintf("t%d", i), "x", int64(i)); err != nil {
+						return err
+					}
+					time.Sleep(10 * time.Millisecond) // hold the connection while others queue
+					var name string
+					return db.QueryRow(ctx, "SELECT name FROM workspaces WHERE id = ?", "w1").Scan(&name)
+				})
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("transaction: %v (a deadlocked pool times out here)", err)
+			}
 		}
 	})
 }
