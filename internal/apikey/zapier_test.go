@@ -257,3 +257,38 @@ func promote(t *testing.T, env *apptest.Env, workspaceID, role string, l access.
 		t.Fatal(err)
 	}
 }
+
+// A target answering 410 Gone unsubscribes its hook (Zapier's REST hook contract), and the
+// audit log says so.
+func TestZapierHookGoneIsRemoved(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
+		ws := env.NewWorkspace("Acme")
+		if res := ws.Admin.Do("POST", "/v1/signing-secret", nil); res.Status != http.StatusCreated {
+			t.Fatalf("generate secret: %d %s", res.Status, res.Body)
+		}
+		gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
+		t.Cleanup(gone.Close)
+		h := subscribe(t, ws.Admin, gone.URL, "MessageReceived")
+		res := env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": messageData(t, ws.ID)})
+		if res.Status != http.StatusAccepted {
+			t.Fatalf("publish: %d %s", res.Status, res.Body)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var hooks []hookJSON
+			ws.Admin.Do("GET", "/v1/zapier/hooks", nil).JSON(t, &hooks)
+			if len(hooks) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("hook %s still subscribed after its target answered 410", h.ID)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		var actor string
+		if err := env.DB().QueryRow(context.Background(), `SELECT actor FROM audit_log WHERE workspace_id = ? AND action = 'zapier_hook.remove' AND target_id = ?`,
+			ws.ID, h.ID).Scan(&actor); err != nil || actor != "system" {
+			t.Fatalf("audit: actor %q, %v", actor, err)
+		}
+	})
+}
