@@ -198,9 +198,12 @@ func New(opts Options) (*Service, error) {
 		// SQLite: River shares the one writer connection, as its docs ask; no LISTEN, so
 		// poll often.
 		driver = riversqlite.New(opts.DB.Writer)
-		cfg.FetchPollInterval = 200 * time.Millisecond
-		cfg.FetchCooldown = 50 * time.Millisecond
+		cfg.FetchPollInterval = 50 * time.Millisecond
 	}
+	// River fetches a new batch at most once per cooldown (default 100 ms), so MaxWorkers per
+	// cooldown was the ceiling on deliveries per second (50 / 100 ms = 500/s). Attempts to a
+	// healthy receiver take milliseconds; a short cooldown keeps the workers busy.
+	cfg.FetchCooldown = 5 * time.Millisecond
 	c, err := river.NewClient(driver, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)

@@ -97,11 +97,14 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
-	if cfg.MaxConns < 16 {
-		cfg.MaxConns = 16
+	// The writer pool is what deliveries queue on (each attempt claims and records through
+	// it); the URL's pool_max_conns raises it. Two pools per process stay well under
+	// PostgreSQL's default 100 connections for a few instances.
+	if cfg.MaxConns < 24 {
+		cfg.MaxConns = 24
 	}
 	readCfg := cfg.Copy()
-	readCfg.MaxConns = max(cfg.MaxConns/2, 4)
+	readCfg.MaxConns = max(cfg.MaxConns/3, 4)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
