@@ -32,8 +32,10 @@ func configFlags(fs *pflag.FlagSet) func() (app.Config, error) {
 	fs.IntVar(&c.IPRateBurst, "ip-rate-burst", def.IPRateBurst, "burst allowed above --ip-rate-limit ("+app.EnvIPRateBurst+")")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", def.SMTPFrom, "From address of invitation emails ("+app.EnvSMTPFrom+")")
 	fs.StringVar(&c.PublicURL, "public-url", def.PublicURL, "origin used in emailed links, e.g. https://relaydesk.example.com ("+app.EnvPublicURL+")")
-	// The master key and the SMTP URL (it holds a password) are read from the environment
-	// only, never from a flag (flags show in ps).
+	fs.DurationVar(&c.Retention, "retention", def.Retention, "age at which events, deliveries and attempts are removed; 0 keeps everything ("+app.EnvRetention+", which also takes days: 30d)")
+	fs.StringVar(&c.PlatformWebhookURL, "platform-webhook-url", def.PlatformWebhookURL, "where operational events (endpoint failing, disabled, recovered) are POSTed, signed ("+app.EnvPlatformHook+")")
+	// The master key, the SMTP URL (it holds a password) and the platform webhook's secret
+	// are read from the environment only, never from a flag (flags show in ps).
 	return func() (app.Config, error) {
 		c.Version = version
 		return c, envErr
