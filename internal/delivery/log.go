@@ -238,24 +238,7 @@ func (s *Service) workRecover(ctx context.Context, job *river.Job[recoverArgs]) 
 			if err != nil {
 				return err
 			}
-			var params []river.InsertManyParams
-			for rows.Next() {
-				var args attemptArgs
-				if err := rows.Scan(&args.DeliveryID, &args.Seq); err != nil {
-					rows.Close()
-					return err
-				}
-				params = append(params, river.InsertManyParams{Args: args})
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			n = len(params)
-			if n == 0 {
-				return nil
-			}
-			_, err = s.river.InsertManyFastTx(ctx, tx.Tx, params)
+			n, err = s.requeueReturned(ctx, tx, rows)
 			return err
 		})
 		if err != nil {

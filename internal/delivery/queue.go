@@ -273,28 +273,31 @@ func (s *Service) sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		var params []river.InsertManyParams
-		for rows.Next() {
-			var a attemptArgs
-			if err := rows.Scan(&a.DeliveryID, &a.Seq); err != nil {
-				rows.Close()
-				return err
-			}
-			params = append(params, river.InsertManyParams{Args: a})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		n = len(params)
-		if n == 0 {
-			return nil
-		}
-		_, err = s.river.InsertManyFastTx(ctx, tx.Tx, params)
+		n, err = s.requeueReturned(ctx, tx, rows)
 		return err
 	})
 	if n > 0 && err == nil {
 		s.Log.Info("re-queued deliveries whose attempt lease ran out", "count", n)
 	}
 	return n, err
+}
+
+// requeueReturned inserts one attempt job per (id, seq) row that an UPDATE … RETURNING gave,
+// in the same transaction, and closes rows.
+func (s *Service) requeueReturned(ctx context.Context, tx *store.Tx, rows *sql.Rows) (int, error) {
+	var params []river.InsertManyParams
+	for rows.Next() {
+		var a attemptArgs
+		if err := rows.Scan(&a.DeliveryID, &a.Seq); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		params = append(params, river.InsertManyParams{Args: a})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(params) == 0 {
+		return 0, err
+	}
+	_, err := s.river.InsertManyFastTx(ctx, tx.Tx, params)
+	return len(params), err
 }
