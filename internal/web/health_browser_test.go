@@ -179,14 +179,15 @@ func TestBrowserEndpointHealth(t *testing.T) {
 			chromedp.Click("#recover-"+ep.ID+" summary"),
 			chromedp.WaitVisible("#recover-button-"+ep.ID),
 			chromedp.Click("#recover-button-"+ep.ID),
-			chromedp.WaitVisible(".flash"),
 		)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f := text(".flash"); !strings.Contains(f, "Recovering 3 failed deliveries") {
-			t.Fatalf("flash %q", f)
-		}
+		// The Re-enable flash is still on the page until the Recover answer replaces it.
+		waitUntil(t, 10*time.Second, "the Recover flash", func() bool {
+			f, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector(".flash") || {}).textContent || ""`))
+			return err == nil && strings.Contains(f, "Recovering 3 failed deliveries")
+		})
 		// Re-queued for a new round (pending → delivering → succeeded): none is cancelled
 		// any more, and each one's last attempt is a 200 after its 500 and 410.
 		waitUntil(t, 30*time.Second, "recovered deliveries succeed", func() bool { return states()["succeeded"] == 3 })
@@ -199,8 +200,13 @@ func TestBrowserEndpointHealth(t *testing.T) {
 			if err := env.DB().QueryRow(ctx, `SELECT status FROM attempts WHERE delivery_id = ? AND number = ?`, id, last).Scan(&status); err != nil {
 				t.Fatal(err)
 			}
-			if n < 3 || status != 200 {
-				t.Fatalf("delivery %s: %d attempts, last answered %d", id, n, status)
+			// Each failed first (500; the retried one also got the 410) and ends with a 200.
+			want := 2
+			if id == ids[0] {
+				want = 3
+			}
+			if n < want || status != 200 {
+				t.Fatalf("delivery %s: %d attempts, last answered %d; want at least %d ending in 200", id, n, status, want)
 			}
 		}
 		var audited int
