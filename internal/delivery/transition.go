@@ -91,7 +91,7 @@ func (s *Service) markHealth(ctx context.Context, tx *store.Tx, c *claimed, out 
 	if err != nil {
 		return nil, err
 	}
-	s.health.set(c.EndpointID, failing, now)
+	// The caller remembers the state (s.health.set) once tx has committed.
 	if n == 0 || out == Gone { // a 410 is reported as disabled, not failing
 		return nil, nil
 	}

@@ -171,7 +171,8 @@ func (s *Service) load(ctx context.Context, id string) (*claimed, error) {
 }
 
 // claim marks the delivery as being delivered by this job until the lease ends. It fails
-// when the state changed since load (another job got there first).
+// when the state changed since load (another job got there first). Claims and records go
+// through the store's group commit: under load many share one transaction.
 func (s *Service) claim(ctx context.Context, c *claimed, once bool, now time.Time) (bool, error) {
 	q := `UPDATE deliveries SET state = ?, lease_until = ?, updated_at = ? WHERE id = ? AND state = ? AND attempts = ?`
 	args := []any{Delivering, store.Micros(now.Add(s.Lease)), store.Micros(now), c.ID, c.State, c.Attempts}
@@ -179,11 +180,15 @@ func (s *Service) claim(ctx context.Context, c *claimed, once bool, now time.Tim
 		q += ` AND seq = ?`
 		args = append(args, c.seq)
 	}
-	res, err := s.DB.Exec(ctx, q, args...)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.DB.Batch(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	return n == 1, err
 }
 
@@ -230,7 +235,7 @@ func (s *Service) record(ctx context.Context, c *claimed, number, roundStart int
 		reason = ReasonGone
 	}
 	var tr *Transition
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+	err := s.DB.Batch(ctx, func(tx *store.Tx) error {
 		tr = nil
 		if _, err := tx.Exec(ctx, `INSERT INTO attempts (id, delivery_id, workspace_id, endpoint_id, number, started_at, duration_us, request_headers, status, response_headers, response_body, error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -248,6 +253,7 @@ func (s *Service) record(ctx context.Context, c *claimed, number, roundStart int
 		return err
 	})
 	if err == nil {
+		s.health.set(c.EndpointID, res.Outcome() != Delivered, now)
 		s.notify(ctx, tr)
 	}
 	return err

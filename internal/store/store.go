@@ -47,19 +47,28 @@ type DB struct {
 	Pgx *pgxpool.Pool
 	// readerPgx is the PostgreSQL pool behind Reader.
 	readerPgx *pgxpool.Pool
+	batch     *batcher
 
 	rebound sync.Map // query → query with $n placeholders (PostgreSQL only)
 }
 
 // Open connects to databaseURL, or when it is empty to SQLite at dataDir/relaydesk.db.
 func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
-	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
-		return openPostgres(ctx, databaseURL)
-	}
-	if databaseURL != "" {
+	var db *DB
+	var err error
+	switch {
+	case strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://"):
+		db, err = openPostgres(ctx, databaseURL)
+	case databaseURL != "":
 		return nil, fmt.Errorf("database URL %q: only postgres:// URLs are supported (leave it empty for SQLite)", redactURL(databaseURL))
+	default:
+		db, err = openSQLite(ctx, dataDir)
 	}
-	return openSQLite(ctx, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	db.startBatcher()
+	return db, nil
 }
 
 func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
@@ -123,6 +132,9 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 
 // Close closes every pool.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.stop()
+	}
 	err := db.Writer.Close()
 	if db.Reader != db.Writer {
 		err = errors.Join(err, db.Reader.Close())

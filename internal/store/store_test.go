@@ -93,3 +93,52 @@ func TestConcurrentTransactionsReadingThroughDB(t *testing.T) {
 		}
 	})
 }
+
+// Batch: many goroutines' writes commit (grouped), a failing operation fails alone, and the
+// others of its batch still commit.
+func TestBatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)", "seed", "Acme", int64(1)); err != nil {
+			t.Fatal(err)
+		}
+		const n = 200
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = db.Batch(ctx, func(tx *store.Tx) error {
+					id := fmt.Sprintf("w%d", i)
+					if i%50 == 7 {
+						id = "seed" // duplicate key: this operation fails
+					}
+					_, err := tx.Exec(ctx, "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)", id, "x", int64(i))
+					return err
+				})
+			})
+		}
+		wg.Wait()
+		failed := 0
+		for i, err := range errs {
+			if i%50 == 7 {
+				if !store.IsUniqueViolation(err) {
+					t.Fatalf("op %d: err = %v, want its own unique violation", i, err)
+				}
+				failed++
+			} else if err != nil {
+				t.Fatalf("op %d: %v", i, err)
+			}
+		}
+		var count int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM workspaces").Scan(&count); err != nil {
+			t.Fatal(err)
+		}
+		if want := 1 + n - failed; count != want {
+			t.Fatalf("rows = %d, want %d (every operation but the failing ones committed)", count, want)
+		}
+		db.Close()
+		if err := db.Batch(ctx, func(*store.Tx) error { return nil }); !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("Batch after Close = %v, want ErrClosed", err)
+		}
+	})
+}
