@@ -7,9 +7,9 @@ import (
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
-// Publisher stores an event and its deliveries (*delivery.Service; relay.Deliveries).
+// Publisher stores events and their deliveries (*delivery.Service; relay.Deliveries).
 type Publisher interface {
-	Publish(ctx context.Context, tx *store.Tx, ev delivery.Event, endpointIDs []string) ([]delivery.Delivery, error)
+	PublishMany(ctx context.Context, tx *store.Tx, pubs []delivery.Publication) ([][]delivery.Delivery, error)
 }
 
 // WithHooks adds the Zapier hooks subscribed to each published event to its targets, in
@@ -20,15 +20,25 @@ type WithHooks struct {
 	Hooks *Hooks
 }
 
-// Publish implements Publisher.
-func (w WithHooks) Publish(ctx context.Context, tx *store.Tx, ev delivery.Event, endpointIDs []string) ([]delivery.Delivery, error) {
-	ids, err := w.Hooks.SubscribedIDs(ctx, tx, ev.WorkspaceID, ev.Name)
-	if err != nil {
-		return nil, err
+// PublishMany implements Publisher: one hook lookup per (workspace, event name) of the request.
+func (w WithHooks) PublishMany(ctx context.Context, tx *store.Tx, pubs []delivery.Publication) ([][]delivery.Delivery, error) {
+	type key struct{ workspace, name string }
+	hooks := map[key][]string{}
+	for i := range pubs {
+		k := key{pubs[i].Event.WorkspaceID, pubs[i].Event.Name}
+		ids, ok := hooks[k]
+		if !ok {
+			var err error
+			if ids, err = w.Hooks.SubscribedIDs(ctx, tx, k.workspace, k.name); err != nil {
+				return nil, err
+			}
+			hooks[k] = ids
+		}
+		if len(ids) > 0 {
+			// A new slice: the caller's slice may share its array with others.
+			eps := pubs[i].EndpointIDs
+			pubs[i].EndpointIDs = append(append(make([]string, 0, len(eps)+len(ids)), eps...), ids...)
+		}
 	}
-	if len(ids) > 0 {
-		// A new slice: the caller may reuse endpointIDs' array for the next event.
-		endpointIDs = append(append(make([]string, 0, len(endpointIDs)+len(ids)), endpointIDs...), ids...)
-	}
-	return w.Next.Publish(ctx, tx, ev, endpointIDs)
+	return w.Next.PublishMany(ctx, tx, pubs)
 }

@@ -112,7 +112,7 @@ func (e *UnknownWorkspaceError) Error() string { return "no workspace " + e.Work
 
 // Deliveries stores an event and its deliveries; *delivery.Service implements it.
 type Deliveries interface {
-	Publish(ctx context.Context, tx *store.Tx, ev delivery.Event, endpointIDs []string) ([]delivery.Delivery, error)
+	PublishMany(ctx context.Context, tx *store.Tx, pubs []delivery.Publication) ([][]delivery.Delivery, error)
 }
 
 // Publisher takes published events in: it matches them to the workspace's enabled relays
@@ -178,7 +178,8 @@ func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepar
 		return nil, err
 	}
 	out := make([]Accepted, len(events))
-	endpoints := make([]string, 0, 8)
+	pubs := make([]delivery.Publication, 0, len(events))
+	at := make([]int, 0, len(events)) // pubs[j] is events[at[j]]
 	for i := range events {
 		ev := &events[i]
 		if ev.key != "" {
@@ -189,18 +190,24 @@ func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepar
 			}
 			seen[ref] = ev.envelope.ID
 		}
-		endpoints = sets[ev.envelope.WorkspaceID].Match(ev.envelope.Name, ev.facts, endpoints[:0])
-		ds, err := p.Deliveries.Publish(ctx, tx, delivery.Event{
+		pubs = append(pubs, delivery.Publication{Event: delivery.Event{
 			ID: ev.envelope.ID, WorkspaceID: ev.envelope.WorkspaceID, Name: ev.envelope.Name, DataType: ev.envelope.DataType,
 			Body: ev.body, CreatedAt: ev.envelope.CreatedAt, IdempotencyKey: ev.key,
-		}, endpoints)
-		if err != nil {
-			if ev.key != "" && store.IsUniqueViolation(err) {
-				return nil, errKeyRace
-			}
-			return nil, err
+		}, EndpointIDs: sets[ev.envelope.WorkspaceID].Match(ev.envelope.Name, ev.facts, nil)})
+		at = append(at, i)
+	}
+	if len(pubs) == 0 {
+		return out, nil
+	}
+	dss, err := p.Deliveries.PublishMany(ctx, tx, pubs)
+	if err != nil {
+		if len(seen) > 0 && store.IsUniqueViolation(err) { // only idempotency keys can collide
+			return nil, errKeyRace
 		}
-		out[i] = Accepted{ID: ev.envelope.ID, Deliveries: len(ds)}
+		return nil, err
+	}
+	for j, ds := range dss {
+		out[at[j]] = Accepted{ID: pubs[j].Event.ID, Deliveries: len(ds)}
 	}
 	return out, nil
 }
