@@ -37,7 +37,7 @@ type batchOp struct {
 func (db *DB) startBatcher() {
 	loops := 1 // SQLite has one writer
 	if db.Dialect == Postgres {
-		loops = 4
+		loops = 8
 	}
 	b := &batcher{db: db, ops: make(chan *batchOp, maxBatch*loops), closed: make(chan struct{})}
 	for range loops {
