@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,24 +46,14 @@ func want(t *testing.T, res *apptest.Response, status int) {
 	}
 }
 
-// fakeResolver answers from a table; other names do not exist.
-type fakeResolver map[string]string
-
-func (f fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
-	if ip, ok := f[host]; ok {
-		return []net.IPAddr{{IP: net.ParseIP(ip)}}, nil
-	}
-	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-}
-
 func privateOff(c *app.Config) { c.AllowPrivateEndpoints = false }
 
 // Must show 2: each bad URL is refused with its own reason, at body.url, with private
 // endpoints off; a name that resolves to 127.0.0.1 is caught by resolving it.
 func TestEndpointURLRefusals(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
-		env.App.Endpoints.SetPolicy(egress.Policy{Resolver: fakeResolver{
-			"hooks.example.com": "93.184.215.14", "rebind.example.com": "127.0.0.1",
+		env.App.Endpoints.SetPolicy(egress.Policy{Resolver: egress.StaticResolver{
+			"hooks.example.com": {"93.184.215.14"}, "rebind.example.com": {"127.0.0.1"},
 		}})
 		ws := env.NewWorkspace("Acme")
 		cases := []struct{ url, reason string }{

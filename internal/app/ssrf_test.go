@@ -1,9 +1,7 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 
@@ -37,22 +35,8 @@ var apiSSRFBattery = []string{
 	"ftp://public.test/", "https://", "//public.test/", "javascript:alert(1)", "https://public.test:0/",
 }
 
-// ssrfResolver answers the battery's names; public.test is the one public name.
-type ssrfResolver map[string][]string
-
-func (r ssrfResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
-	ips, ok := r[strings.ToLower(host)]
-	if !ok {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	out := make([]net.IPAddr, len(ips))
-	for i, s := range ips {
-		out[i] = net.IPAddr{IP: net.ParseIP(s)}
-	}
-	return out, nil
-}
-
-var ssrfNames = ssrfResolver{
+// ssrfNames answers the battery's names; public.test is the one public name.
+var ssrfNames = egress.StaticResolver{
 	"loopback.test": {"127.0.0.1"}, "private.test": {"10.1.2.3"}, "metadata.test": {"169.254.169.254"}, "v6loopback.test": {"::1"},
 	"ula.test": {"fd00::1"}, "cgnat.test": {"100.64.0.1"}, "mapped.test": {"::ffff:127.0.0.1"}, "localhost": {"127.0.0.1"},
 	"public.test": {"93.184.216.34"},

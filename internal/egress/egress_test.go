@@ -10,20 +10,8 @@ import (
 	"testing"
 )
 
-// fakeResolver answers from a map; names not in it do not exist.
-type fakeResolver map[string][]string
-
-func (r fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
-	ips, ok := r[strings.ToLower(host)]
-	if !ok {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	out := make([]net.IPAddr, len(ips))
-	for i, s := range ips {
-		out[i] = net.IPAddr{IP: net.ParseIP(s)}
-	}
-	return out, nil
-}
+// fakeResolver is the package's StaticResolver under the tests' old name.
+type fakeResolver = StaticResolver
 
 // rebindingResolver says "public" on the first lookup and 127.0.0.1 after.
 type rebindingResolver struct{ calls atomic.Int32 }
