@@ -250,6 +250,7 @@ type phaseResult struct {
 	Latency           Percentiles
 	LatencyN          int
 	TimedOut          bool
+	CPU               cpuSample // used during the phase
 }
 
 // phase publishes events [from, to) with pub and waits until their deliveries are done
@@ -263,6 +264,11 @@ func (r *runner) phase(ctx context.Context, from, to int, pub func(*publisher)) 
 	latFrom := r.ledger.latencyCount()
 	r.ledger.MarkPhase()
 	p := newPublisher(r.in.url, r.in.token, r.in.workspaceID, r.ledger, r.cfg.Concurrency)
+	pid := 0
+	if r.in.srv != nil {
+		pid = r.in.srv.cmd.Process.Pid
+	}
+	cpu0 := sampleCPU(pid)
 	start := r.ledger.Since()
 	deadline := time.Now().Add(r.cfg.Timeout)
 	pub(p)
@@ -274,6 +280,7 @@ func (r *runner) phase(ctx context.Context, from, to int, pub func(*publisher)) 
 		r.logf("first refusal: %s", ph.FirstRefusal)
 	}
 	ph.Delivered, ph.Failed, ph.TimedOut = r.wait(ctx, from, to, ph.Expected, base, deadline)
+	ph.CPU = sampleCPU(pid).sub(cpu0)
 	last, first := r.ledger.LastDelivery(), r.ledger.FirstDelivery()
 	ph.DeliverSeconds = (last - time.Duration(start)).Seconds()
 	ph.DrainSeconds = (last - first).Seconds()

@@ -50,6 +50,11 @@ type Delivery struct {
 	// Ratio is PerSec / the ceiling's PerSec.
 	Ratio   float64     `json:"ratioToCeiling"`
 	Latency Percentiles `json:"latency"`
+	// CPU per delivery over the phase (first publish → last delivery), in milliseconds:
+	// the whole machine (server, database, receiver and this benchmark's publisher) and
+	// the server process alone. 0 when not measurable (no /proc, or --target).
+	MachineCPUms float64 `json:"machineCpuMsPerDelivery"`
+	ServerCPUms  float64 `json:"serverCpuMsPerDelivery"`
 }
 
 // BacklogReport is the backlog mode's drain.
@@ -133,6 +138,10 @@ func (r *Report) main(ph phaseResult) {
 	if r.Ceiling.PerSec > 0 {
 		r.Delivery.Ratio = r.Delivery.PerSec / r.Ceiling.PerSec
 	}
+	if ph.Delivered > 0 {
+		r.Delivery.MachineCPUms = ph.CPU.machine * 1000 / float64(ph.Delivered)
+		r.Delivery.ServerCPUms = ph.CPU.server * 1000 / float64(ph.Delivered)
+	}
 	r.Ledger.Published += ph.Expected
 	r.Ledger.Delivered += ph.Delivered
 	r.Ledger.Failed += ph.Failed
@@ -199,6 +208,9 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(tw, "delivered\t%.0f /s\t%d deliveries, first publish → last delivery %.2f s\n", r.Delivery.PerSec, r.Delivery.Delivered, r.Delivery.Seconds)
 	fmt.Fprintf(tw, "ceiling\t%.0f /s\tbare signed 1 KiB POSTs, concurrency %d, %.1f s\n", r.Ceiling.PerSec, r.Ceiling.Concurrency, r.Ceiling.Seconds)
 	fmt.Fprintf(tw, "ratio\t%.2f\tdelivered/s ÷ ceiling\n", r.Delivery.Ratio)
+	if r.Delivery.MachineCPUms > 0 {
+		fmt.Fprintf(tw, "CPU per delivery\t%.3f ms\twhole machine (server, database, receiver, publisher); server alone %.3f ms\n", r.Delivery.MachineCPUms, r.Delivery.ServerCPUms)
+	}
 	l := r.Delivery.Latency
 	fmt.Fprintf(tw, "publish→delivery\tp50 %.1f ms\tp95 %.1f ms, p99 %.1f ms, max %.1f ms\n", l.P50, l.P95, l.P99, l.Max)
 	if b := r.Backlog; b != nil {

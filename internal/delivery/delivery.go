@@ -1,14 +1,17 @@
-// Package delivery is the delivery engine: it stores accepted events and their deliveries,
-// queues one River job per delivery in the same transaction, and works those jobs — sign,
-// POST through the guarded client, record the attempt, then succeed, retry on DESIGN §2's
-// schedule, or give up. The attempt log, manual retry and recover live here too.
+// Package delivery is the delivery engine: it stores accepted events and their deliveries
+// — a delivery row is also its queue entry — and works them in batches: claim the due ones,
+// sign and POST each through the guarded client, record the outcomes, then succeed, retry
+// on the schedule (docs/architecture.md, "Wire contract"), or give up. The attempt log,
+// manual retry and recover live here too.
 //
 // Where things are:
 //   - schedule.go: the retry schedule, Retry-After, what an answer means (Classify).
 //   - send.go: one signed HTTP attempt (Sender).
-//   - publish.go: events in, deliveries and jobs out (Publish).
-//   - worker.go: the job that makes an attempt and decides what happens next.
-//   - queue.go: the River client, the lease sweep, graceful stop.
+//   - publish.go: events in, deliveries out (Publish).
+//   - claim.go: handing due deliveries to a process, leases.
+//   - attempt.go: an attempt's outcome and the batched write that records outcomes.
+//   - run.go: the loop of one process: dispatcher, senders, recorder, wake-ups.
+//   - queue.go: options, River for the background jobs, graceful stop.
 //   - log.go: the attempt log, manual retry, recover.
 //   - autodisable.go: the periodic job that disables endpoints failing for 5 days.
 package delivery
@@ -124,18 +127,20 @@ type Service struct {
 	// Now and Rand are the clock and the jitter source (tests replace them).
 	Now  func() time.Time
 	Rand func() float64
-	// Lease bounds one attempt in flight: past it, the sweep hands the delivery to a new
-	// job (the process making it is presumed dead).
+	// Lease is how long a claim holds without renewal (Options.Lease).
 	Lease time.Duration
 	// Notifier, when set, hears when an endpoint starts failing, recovers or is disabled
 	// (transition.go).
 	Notifier Notifier
 
-	river   *river.Client[*sql.Tx]
-	health  healthMemo
-	work    bool
-	opts    Options
-	metrics *metrics
+	river    *river.Client[*sql.Tx]
+	worker   string        // this process, as attempts record it: host/pid
+	wakeCh   chan struct{} // this process's dispatcher: deliveries were queued
+	notifyCh chan struct{} // other instances' dispatchers (PostgreSQL NOTIFY)
+	health   healthMemo
+	work     bool
+	opts     Options
+	metrics  *metrics
 }
 
 var errNoTargets = errors.New("delivery: no Targets wired")
@@ -173,6 +178,9 @@ func scanDelivery(sc interface{ Scan(...any) error }) (Delivery, error) {
 		return d, store.ErrNotFound
 	}
 	d.NextAttemptAt, d.DeliveredAt = store.NullTime(next), store.NullTime(delivered)
+	if d.State == Delivering {
+		d.NextAttemptAt = nil // it holds the worker's lease, not a scheduled attempt
+	}
 	d.CreatedAt, d.UpdatedAt = store.Time(created), store.Time(updated)
 	return d, err
 }

@@ -2,14 +2,19 @@ package delivery
 
 import (
 	"context"
+	"database/sql"
 	"sort"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/relaydesk/relaydesk/internal/store"
 )
 
-// QueueStats is the operators' read-only view of River's job queue (GET /ops/queue).
+// QueueStats is the operators' read-only view of the queues (GET /ops/queue): deliveries
+// (kind delivery_attempt, queued in the deliveries table: available = due, scheduled =
+// waiting for a retry, running = being attempted) and River's background jobs.
 type QueueStats struct {
 	// ByState counts jobs per state; ByKind per kind and state.
 	ByState map[string]int
@@ -37,11 +42,35 @@ type JobError struct {
 	Error   string
 }
 
-// QueueStats reads the queue through River's own client (both drivers) plus one grouped
-// count over river_job.
+// QueueStats counts the deliveries queue with one grouped query and reads River's jobs
+// through its own client (both drivers) plus one grouped count over river_job.
 func (s *Service) QueueStats(ctx context.Context) (QueueStats, error) {
 	st := QueueStats{ByState: map[string]int{}}
-	rows, err := s.DB.Query(ctx, `SELECT kind, CAST(state AS TEXT), COUNT(*) FROM river_job GROUP BY kind, state`)
+	now := store.Micros(s.now())
+	rows, err := s.DB.Query(ctx, `SELECT CASE WHEN state = ? THEN 'running' WHEN next_attempt_at <= ? THEN 'available' ELSE 'scheduled' END,
+		COUNT(*), MIN(CASE WHEN state <> ? AND next_attempt_at <= ? THEN next_attempt_at END)
+		FROM deliveries WHERE next_attempt_at IS NOT NULL GROUP BY 1`, Delivering, now, Delivering, now)
+	if err != nil {
+		return st, err
+	}
+	for rows.Next() {
+		k := KindCount{Kind: "delivery_attempt"}
+		var oldest sql.NullInt64
+		if err := rows.Scan(&k.State, &k.Count, &oldest); err != nil {
+			rows.Close()
+			return st, err
+		}
+		st.ByKind = append(st.ByKind, k)
+		st.ByState[k.State] += k.Count
+		if t := store.NullTime(oldest); t != nil && (st.OldestDue == nil || t.Before(*st.OldestDue)) {
+			st.OldestDue = t
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, err
+	}
+	rows, err = s.DB.Query(ctx, `SELECT kind, CAST(state AS TEXT), COUNT(*) FROM river_job GROUP BY kind, state`)
 	if err != nil {
 		return st, err
 	}
@@ -67,7 +96,7 @@ func (s *Service) QueueStats(ctx context.Context) (QueueStats, error) {
 	if err != nil {
 		return st, err
 	}
-	if len(due.Jobs) > 0 {
+	if len(due.Jobs) > 0 && (st.OldestDue == nil || due.Jobs[0].ScheduledAt.Before(*st.OldestDue)) {
 		t := due.Jobs[0].ScheduledAt
 		st.OldestDue = &t
 	}

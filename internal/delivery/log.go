@@ -172,18 +172,28 @@ func (s *Service) Retry(ctx context.Context, workspaceID, id string) (Delivery, 
 	}
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		var state State
-		var lease *int64
-		if err := tx.QueryRow(ctx, `SELECT state, lease_until FROM deliveries WHERE workspace_id = ? AND id = ?`, workspaceID, id).Scan(&state, &lease); err != nil {
+		var next *int64
+		now := store.Micros(s.now())
+		if err := tx.QueryRow(ctx, `SELECT state, next_attempt_at FROM deliveries WHERE workspace_id = ? AND id = ?`, workspaceID, id).Scan(&state, &next); err != nil {
 			return err
 		}
-		if state == Delivering && lease != nil && *lease > store.Micros(s.now()) {
+		if state == Delivering && next != nil && *next > now {
 			return ErrInFlight
 		}
 		if err := audit.Record(ctx, tx, workspaceID, "delivery.retry", "delivery", id, map[string]any{"endpointId": d.EndpointID, "state": state}); err != nil {
 			return err
 		}
-		_, err := s.river.InsertTx(ctx, tx.Tx, attemptArgs{DeliveryID: id, Once: true}, nil)
-		return err
+		// Due now, as a manual attempt; a scheduled next attempt still ahead is kept in
+		// resume_at and resumes if this one fails.
+		var resume any
+		if !state.Final() && next != nil && *next > now {
+			resume = *next
+		}
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET manual = TRUE, next_attempt_at = ?, resume_at = COALESCE(resume_at, ?) WHERE id = ?`, now, resume, id); err != nil {
+			return err
+		}
+		tx.AfterCommit(s.wake)
+		return nil
 	})
 	return d, err
 }
@@ -222,30 +232,36 @@ func (s *Service) Recover(ctx context.Context, workspaceID, endpointID string, s
 	return n, err
 }
 
-// workRecover re-queues the deliveries a Recover asked for, in batches.
+// recoverBatch bounds how many deliveries one statement of a recover re-queues.
+const recoverBatch = 500
+
+// workRecover re-queues the deliveries a Recover asked for, in batches: each is due now,
+// pending, for a new round of the schedule.
 func (s *Service) workRecover(ctx context.Context, job *river.Job[recoverArgs]) error {
 	a := job.Args
 	total := 0
 	for {
-		n := 0
+		var n int64
 		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
 			now := store.Micros(s.now())
-			rows, err := tx.Query(ctx, `UPDATE deliveries SET state = ?, seq = seq + 1, round_start = attempts, reason = '', next_attempt_at = ?, updated_at = ?
+			res, err := tx.Exec(ctx, `UPDATE deliveries SET state = ?, round_start = attempts, reason = '', next_attempt_at = ?, updated_at = ?
 				WHERE id IN (SELECT id FROM deliveries WHERE workspace_id = ? AND endpoint_id = ? AND `+recoverable+` AND created_at >= ? AND created_at <= ? AND updated_at <= ? LIMIT ?)
-				AND `+recoverable+`
-				RETURNING id, seq`,
-				slices.Concat([]any{Pending, now, now, a.WorkspaceID, a.EndpointID}, recoverableArgs, []any{a.Since, a.Until, a.Before, sweepBatch}, recoverableArgs)...)
+				AND `+recoverable,
+				slices.Concat([]any{Pending, now, now, a.WorkspaceID, a.EndpointID}, recoverableArgs, []any{a.Since, a.Until, a.Before, recoverBatch}, recoverableArgs)...)
 			if err != nil {
 				return err
 			}
-			n, err = s.requeueReturned(ctx, tx, rows)
+			n, err = res.RowsAffected()
+			if n > 0 {
+				tx.AfterCommit(s.wake)
+			}
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("recover: %w", err)
 		}
-		total += n
-		if n < sweepBatch {
+		total += int(n)
+		if n < recoverBatch {
 			break
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/riverqueue/river"
-
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -28,11 +26,11 @@ type Publication struct {
 	EndpointIDs []string
 }
 
-// Publish stores ev and one delivery per endpoint id (duplicates ignored), and inserts their
-// jobs, all in tx: nothing the caller commits can be lost between commit and enqueue. An
-// endpoint that is gone or disabled, or a workspace without a signing secret, gets a
-// delivery recorded as skipped with the reason, and no job. ev.ID and ev.CreatedAt are
-// filled in when empty.
+// Publish stores ev and one delivery per endpoint id (duplicates ignored), in tx: a
+// delivery row is its queue entry, so nothing the caller commits can be lost between commit
+// and enqueue, and the workers are woken once tx commits. An endpoint that is gone or
+// disabled, or a workspace without a signing secret, gets a delivery recorded as skipped
+// with the reason, never queued. ev.ID and ev.CreatedAt are filled in when empty.
 func (s *Service) Publish(ctx context.Context, tx *store.Tx, ev Event, endpointIDs []string) ([]Delivery, error) {
 	out, err := s.PublishMany(ctx, tx, []Publication{{Event: ev, EndpointIDs: endpointIDs}})
 	if err != nil {
@@ -41,8 +39,8 @@ func (s *Service) Publish(ctx context.Context, tx *store.Tx, ev Event, endpointI
 	return out[0], nil
 }
 
-// PublishMany is Publish for a whole request: its events, deliveries and jobs are written
-// with one multi-row statement each (per 500 rows), not three statements per event.
+// PublishMany is Publish for a whole request: its events and deliveries are written with
+// one multi-row statement each (per 500 rows), not two statements per event.
 func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publication) ([][]Delivery, error) {
 	targets, err := s.targets()
 	if err != nil {
@@ -69,7 +67,7 @@ func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publicat
 
 	out := make([][]Delivery, len(pubs))
 	var all []Delivery
-	var jobs []river.InsertManyParams
+	queued := false
 	for i, p := range pubs {
 		ev := evs[i]
 		seen := make(map[string]bool, len(p.EndpointIDs))
@@ -94,7 +92,7 @@ func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publicat
 			default:
 				next := now
 				d.NextAttemptAt = &next
-				jobs = append(jobs, river.InsertManyParams{Args: attemptArgs{DeliveryID: d.ID, Seq: 1}})
+				queued = true
 			}
 			ds = append(ds, d)
 		}
@@ -104,10 +102,8 @@ func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publicat
 	if err := insertDeliveries(ctx, tx, all); err != nil {
 		return nil, err
 	}
-	if len(jobs) > 0 {
-		if _, err := s.river.InsertManyFastTx(ctx, tx.Tx, jobs); err != nil {
-			return nil, fmt.Errorf("enqueue deliveries: %w", err)
-		}
+	if queued {
+		tx.AfterCommit(s.wake)
 	}
 	s.metrics.published(all)
 	return out, nil
@@ -148,23 +144,19 @@ func disabledReason(t Target) string {
 }
 
 func insertDeliveries(ctx context.Context, tx *store.Tx, ds []Delivery) error {
-	const cols = 11
+	const cols = 10
 	for len(ds) > 0 {
 		batch := ds[:min(len(ds), rowsPerInsert)]
 		ds = ds[len(batch):]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO deliveries (id, workspace_id, event_id, endpoint_id, event_name, state, reason, seq, next_attempt_at, created_at, updated_at) VALUES `)
+		q.WriteString(`INSERT INTO deliveries (id, workspace_id, event_id, endpoint_id, event_name, state, reason, next_attempt_at, created_at, updated_at) VALUES `)
 		args := make([]any, 0, len(batch)*cols)
 		for i, d := range batch {
 			if i > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			seq := 0
-			if d.State == Pending {
-				seq = 1
-			}
-			args = append(args, d.ID, d.WorkspaceID, d.EventID, d.EndpointID, d.EventName, d.State, d.Reason, seq,
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, d.ID, d.WorkspaceID, d.EventID, d.EndpointID, d.EventName, d.State, d.Reason,
 				store.NullMicros(d.NextAttemptAt), store.Micros(d.CreatedAt), store.Micros(d.UpdatedAt))
 		}
 		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {

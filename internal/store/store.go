@@ -45,6 +45,13 @@ type DB struct {
 	Reader *sql.DB
 	// Pgx is the PostgreSQL pool behind Writer (nil on SQLite); River listens on it.
 	Pgx *pgxpool.Pool
+	// Engine runs the delivery engine's own writes (claims, attempt records, lease
+	// renewals). On PostgreSQL it is a small pool with synchronous_commit off: a commit
+	// lost in a server crash only repeats an attempt, which at-least-once allows, and the
+	// engine does not wait for a WAL flush per batch. Publishing stays on Writer, fully
+	// durable. On SQLite it is Writer (one writer; WAL with synchronous=NORMAL already).
+	Engine    *sql.DB
+	enginePgx *pgxpool.Pool
 	// readerPgx is the PostgreSQL pool behind Reader.
 	readerPgx *pgxpool.Pool
 	batch     *batcher
@@ -89,7 +96,7 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{Dialect: SQLite, Writer: w, Reader: r}
+	db := &DB{Dialect: SQLite, Writer: w, Reader: r, Engine: w}
 	if err := w.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -127,7 +134,17 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &DB{Dialect: Postgres, Writer: stdlib.OpenDBFromPool(pool), Reader: stdlib.OpenDBFromPool(readPool), Pgx: pool, readerPgx: readPool}, nil
+	engineCfg := cfg.Copy()
+	engineCfg.MaxConns = 8
+	engineCfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	enginePool, err := pgxpool.NewWithConfig(ctx, engineCfg)
+	if err != nil {
+		pool.Close()
+		readPool.Close()
+		return nil, err
+	}
+	return &DB{Dialect: Postgres, Writer: stdlib.OpenDBFromPool(pool), Reader: stdlib.OpenDBFromPool(readPool),
+		Engine: stdlib.OpenDBFromPool(enginePool), Pgx: pool, readerPgx: readPool, enginePgx: enginePool}, nil
 }
 
 // Close closes every pool.
@@ -139,9 +156,13 @@ func (db *DB) Close() error {
 	if db.Reader != db.Writer {
 		err = errors.Join(err, db.Reader.Close())
 	}
+	if db.Engine != db.Writer {
+		err = errors.Join(err, db.Engine.Close())
+	}
 	if db.Pgx != nil {
 		db.Pgx.Close()
 		db.readerPgx.Close()
+		db.enginePgx.Close()
 	}
 	return err
 }
@@ -199,8 +220,13 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // are fine on both engines (they use the reader pool and see committed data).
 type Tx struct {
 	*sql.Tx
-	db *DB
+	db    *DB
+	after []func()
 }
+
+// AfterCommit runs fn once the transaction has committed (never when it rolls back), for
+// signals that must not outrun the data, such as waking the delivery workers.
+func (tx *Tx) AfterCommit(fn func()) { tx.after = append(tx.after, fn) }
 
 // Exec runs a statement written with `?` placeholders.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -222,15 +248,32 @@ func (tx *Tx) Dialect() Dialect { return tx.db.Dialect }
 
 // InTx runs fn in a transaction, committing when it returns nil.
 func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
-	sqlTx, err := db.Writer.BeginTx(ctx, nil)
+	return db.inTx(ctx, db.Writer, fn)
+}
+
+// InEngineTx is InTx on the Engine pool (see DB.Engine): only for the delivery engine's
+// own bookkeeping, never for accepting data.
+func (db *DB) InEngineTx(ctx context.Context, fn func(*Tx) error) error {
+	return db.inTx(ctx, db.Engine, fn)
+}
+
+func (db *DB) inTx(ctx context.Context, pool *sql.DB, fn func(*Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(&Tx{Tx: sqlTx, db: db}); err != nil {
+	tx := &Tx{Tx: sqlTx, db: db}
+	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
-	return sqlTx.Commit()
+	if err := sqlTx.Commit(); err != nil {
+		return err
+	}
+	for _, f := range tx.after {
+		f()
+	}
+	return nil
 }
 
 // Querier is what both DB and Tx offer, for code that can run inside or outside a

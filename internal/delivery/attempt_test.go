@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/store"
@@ -106,22 +103,32 @@ func (e *engine) get(t *testing.T, id string) (Delivery, []Attempt) {
 	return d, atts
 }
 
-func snoozeOf(err error) (time.Duration, bool) {
-	var se *rivertype.JobSnoozeError
-	if errors.As(err, &se) {
-		return se.Duration, true
+// attemptNow does for one delivery what the loop does (run.go): claims it if it is due on
+// the engine's clock, makes the attempt and records the outcome. claimed is false when the
+// delivery was not due (finished, cancelled, or held by another claim).
+func (e *engine) attemptNow(t *testing.T, id string) (o outcome, claimed bool) {
+	t.Helper()
+	ctx := context.Background()
+	cs, err := e.claim(ctx, 1, id)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return 0, false
-}
-
-func isCancel(err error) bool {
-	var ce *rivertype.JobCancelError
-	return errors.As(err, &ce)
+	if len(cs) == 0 {
+		return outcome{}, false
+	}
+	o = e.attempt(ctx, cs[0])
+	applied, err := e.record(ctx, []outcome{o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 1 {
+		t.Fatalf("outcome of a live claim not recorded")
+	}
+	return o, true
 }
 
 func TestAttemptOutcomes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
 		httpDate := time.Now().Add(2 * time.Hour).UTC().Format(http.TimeFormat)
 		cases := []struct {
 			name    string
@@ -178,10 +185,10 @@ func TestAttemptOutcomes(t *testing.T) {
 				defer srv.Close()
 				e.targets.set("ep", Target{URL: srv.URL + "/hook", Enabled: true, Secrets: []webhook.Secret{engSecret}})
 				ds := e.publish(t, "ep")
-				err := e.attempt(ctx, attemptArgs{DeliveryID: ds[0].ID, Seq: 1})
+				o, _ := e.attemptNow(t, ds[0].ID)
 				d, atts := e.get(t, ds[0].ID)
 				if d.State != tc.state || d.Attempts != 1 || len(atts) != 1 {
-					t.Fatalf("state %s attempts %d/%d rows, want %s after one attempt (err %v)", d.State, d.Attempts, len(atts), tc.state, err)
+					t.Fatalf("state %s attempts %d/%d rows, want %s after one attempt", d.State, d.Attempts, len(atts), tc.state)
 				}
 				a := atts[0]
 				if a.Status != tc.status || a.Number != 1 {
@@ -193,15 +200,15 @@ func TestAttemptOutcomes(t *testing.T) {
 				if got := a.RequestHeaders["X-Messagedesk-Signature"]; len(got) != 1 || strings.Contains(got[0], "=") {
 					t.Errorf("signature not masked in the log: %q", got)
 				}
-				snooze, snoozed := snoozeOf(err)
+				snooze := o.wait(e.now)
 				if tc.snooze == 0 {
-					if err != nil || d.NextAttemptAt != nil {
-						t.Fatalf("err %v next %v, want done", err, d.NextAttemptAt)
+					if o.nextAt != nil || d.NextAttemptAt != nil {
+						t.Fatalf("next %v (stored %v), want done", o.nextAt, d.NextAttemptAt)
 					}
 					return
 				}
-				if !snoozed || snooze < tc.snooze-tc.tol || snooze > tc.snooze+tc.tol {
-					t.Fatalf("job result %v, want a snooze of %s", err, tc.snooze)
+				if o.nextAt == nil || snooze < tc.snooze-tc.tol || snooze > tc.snooze+tc.tol {
+					t.Fatalf("next attempt in %v, want %s", snooze, tc.snooze)
 				}
 				if want := e.now.Add(snooze).Truncate(time.Microsecond); d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(want) {
 					t.Errorf("next attempt at %v, want %v", d.NextAttemptAt, want)
@@ -213,7 +220,6 @@ func TestAttemptOutcomes(t *testing.T) {
 
 func TestAttemptGoneDisablesAndCancels(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
 		e := newEngine(t, db, time.Second)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(410) }))
 		defer srv.Close()
@@ -221,8 +227,8 @@ func TestAttemptGoneDisablesAndCancels(t *testing.T) {
 		e.targets.set("other", Target{URL: srv.URL, Enabled: true, Secrets: []webhook.Secret{engSecret}})
 		first := e.publish(t, "ep", "other")
 		second := e.publish(t, "ep")
-		if err := e.attempt(ctx, attemptArgs{DeliveryID: first[0].ID, Seq: 1}); !isCancel(err) {
-			t.Fatalf("410: job result %v, want JobCancel", err)
+		if o, _ := e.attemptNow(t, first[0].ID); o.next != Cancelled || o.nextAt != nil {
+			t.Fatalf("410: %s next %v, want cancelled", o.next, o.nextAt)
 		}
 		if e.targets.disabled["ep"] != ReasonGone {
 			t.Errorf("endpoint not disabled with the reason: %q", e.targets.disabled)
@@ -235,9 +241,9 @@ func TestAttemptGoneDisablesAndCancels(t *testing.T) {
 		if d, _ := e.get(t, first[1].ID); d.State != Pending {
 			t.Errorf("another endpoint's delivery: %s, want pending", d.State)
 		}
-		// The pending delivery's job finds it cancelled and does nothing.
-		if err := e.attempt(ctx, attemptArgs{DeliveryID: second[0].ID, Seq: 1}); err != nil {
-			t.Errorf("job of a cancelled delivery: %v", err)
+		// The cancelled delivery is no longer queued: nothing claims it.
+		if _, claimed := e.attemptNow(t, second[0].ID); claimed {
+			t.Errorf("a cancelled delivery was claimed")
 		}
 		if _, atts := e.get(t, second[0].ID); len(atts) != 0 {
 			t.Errorf("cancelled delivery was attempted")
@@ -267,8 +273,8 @@ func TestPublishSkipsAndDeduplicates(t *testing.T) {
 		}
 		// A disabled endpoint at work time: the delivery is cancelled with the reason.
 		e.targets.set("ok", Target{URL: "http://127.0.0.1:1", Enabled: false, DisabledReason: "paused"})
-		if err := e.attempt(context.Background(), attemptArgs{DeliveryID: ds[0].ID, Seq: 1}); !isCancel(err) {
-			t.Errorf("job result %v, want JobCancel", err)
+		if o, _ := e.attemptNow(t, ds[0].ID); o.next != Cancelled || o.res != nil {
+			t.Errorf("%s (attempted: %v), want cancelled unsent", o.next, o.res != nil)
 		}
 		if d, _ := e.get(t, ds[0].ID); d.State != Cancelled || !strings.Contains(d.Reason, "paused") {
 			t.Errorf("%s %q, want cancelled with the reason", d.State, d.Reason)
@@ -280,7 +286,6 @@ func TestPublishSkipsAndDeduplicates(t *testing.T) {
 // each wait is the schedule ±20 % jitter, and the tenth failure fails the delivery.
 func TestScheduleThroughAttempts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
 		e := newEngine(t, db, time.Second)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 		defer srv.Close()
@@ -290,19 +295,19 @@ func TestScheduleThroughAttempts(t *testing.T) {
 		for n := 1; n <= MaxAttempts; n++ {
 			r := rnds[n%len(rnds)]
 			e.Rand = func() float64 { return r }
-			err := e.attempt(ctx, attemptArgs{DeliveryID: ds[0].ID, Seq: 1})
+			o, _ := e.attemptNow(t, ds[0].ID)
 			d, atts := e.get(t, ds[0].ID)
 			if len(atts) != n || atts[n-1].Number != n {
 				t.Fatalf("after attempt %d: %d attempt rows", n, len(atts))
 			}
 			if n == MaxAttempts {
-				if err != nil || d.State != Failed || d.NextAttemptAt != nil {
-					t.Fatalf("after the last attempt: %s, err %v, want failed", d.State, err)
+				if o.nextAt != nil || d.State != Failed || d.NextAttemptAt != nil {
+					t.Fatalf("after the last attempt: %s, next %v, want failed", d.State, o.nextAt)
 				}
 				break
 			}
 			base := retrySchedule[n-1]
-			got, ok := snoozeOf(err)
+			got, ok := o.wait(e.now), o.nextAt != nil
 			lo, hi := time.Duration(float64(base)*0.8), time.Duration(float64(base)*1.2)
 			if !ok || got < lo || got > hi {
 				t.Fatalf("attempt %d: wait %v, want within [%v, %v]", n, got, lo, hi)
@@ -338,9 +343,8 @@ func TestAttemptRefusedAtDialTime(t *testing.T) {
 		e.Sender = &Sender{Client: egress.Policy{Resolver: fixedResolver{net.IPv4(127, 0, 0, 1)}}.Client(time.Second), UserAgent: "relaydesk/test"}
 		e.targets.set("ep", Target{URL: "https://rebind.example.com:" + port + "/hook", Enabled: true, Secrets: []webhook.Secret{engSecret}})
 		ds := e.publish(t, "ep")
-		err := e.attempt(context.Background(), attemptArgs{DeliveryID: ds[0].ID, Seq: 1})
-		if _, ok := snoozeOf(err); !ok {
-			t.Fatalf("job result %v, want a retry", err)
+		if o, _ := e.attemptNow(t, ds[0].ID); o.nextAt == nil {
+			t.Fatalf("%s, want a retry", o.next)
 		}
 		d, atts := e.get(t, ds[0].ID)
 		if d.State != Retrying || len(atts) != 1 || atts[0].Status != 0 {
@@ -357,44 +361,54 @@ func TestAttemptRefusedAtDialTime(t *testing.T) {
 	})
 }
 
-func TestSweepReleasesExpiredLease(t *testing.T) {
+// A claim holds a delivery for one lease; renewals extend it; once it runs out (the process
+// died mid-attempt) the delivery is due again, the new claim's attempt is the one recorded
+// and the dead claim's outcome, should it still arrive, is dropped.
+func TestExpiredLeaseIsDueAgain(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEngine(t, db, time.Second)
-		e.targets.set("ep", Target{URL: "http://127.0.0.1:1", Enabled: true, Secrets: []webhook.Secret{engSecret}})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+		defer srv.Close()
+		e.targets.set("ep", Target{URL: srv.URL, Enabled: true, Secrets: []webhook.Secret{engSecret}})
 		ds := e.publish(t, "ep")
-		c, err := e.load(ctx, ds[0].ID)
-		if err != nil {
+		first, err := e.claim(ctx, 10, "")
+		if err != nil || len(first) != 1 || first[0].prev != Pending {
+			t.Fatalf("claim: %d %v", len(first), err)
+		}
+		if d, _ := e.get(t, ds[0].ID); d.State != Delivering || d.NextAttemptAt != nil {
+			t.Fatalf("claimed delivery: %s next %v, want delivering, no next attempt shown", d.State, d.NextAttemptAt)
+		}
+		e.now = e.now.Add(e.Lease - time.Second)
+		if again, err := e.claim(ctx, 10, ""); len(again) != 0 || err != nil {
+			t.Fatalf("claim during the lease: %d %v", len(again), err)
+		}
+		if err := e.renew(ctx, []string{ds[0].ID}); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := e.claim(ctx, c, false, e.now); !ok || err != nil {
-			t.Fatalf("claim: %v %v", ok, err)
+		e.now = e.now.Add(e.Lease - time.Second) // past the first lease, inside the renewed one
+		if again, err := e.claim(ctx, 10, ""); len(again) != 0 || err != nil {
+			t.Fatalf("claim during the renewed lease: %d %v", len(again), err)
 		}
-		if n, err := e.sweep(ctx); n != 0 || err != nil {
-			t.Fatalf("sweep during the lease: %d %v", n, err)
+		e.now = e.now.Add(2 * time.Second) // the process died: no more renewals
+		second, err := e.claim(ctx, 10, "")
+		if err != nil || len(second) != 1 || second[0].prev != Delivering || second[0].seq != first[0].seq+1 {
+			t.Fatalf("claim after the lease: %d %v", len(second), err)
 		}
-		e.now = e.now.Add(e.Lease + time.Second) // the process died mid-attempt
-		if n, err := e.sweep(ctx); n != 1 || err != nil {
-			t.Fatalf("sweep after the lease: %d %v", n, err)
-		}
-		var seq int
-		var state State
-		if err := db.QueryRow(ctx, `SELECT seq, state FROM deliveries WHERE id = ?`, ds[0].ID).Scan(&seq, &state); err != nil {
-			t.Fatal(err)
-		}
-		if seq != 2 || state != Retrying {
-			t.Fatalf("seq %d state %s, want 2 retrying", seq, state)
-		}
-		// The stale job does nothing; the new one attempts.
-		if err := e.attempt(ctx, attemptArgs{DeliveryID: ds[0].ID, Seq: 1}); err != nil {
-			t.Fatalf("stale job: %v", err)
+		// The dead claim's outcome is dropped; the live one's is recorded.
+		stale := e.attempt(ctx, first[0])
+		if applied, err := e.record(ctx, []outcome{stale}); err != nil || len(applied) != 0 {
+			t.Fatalf("stale outcome: %d applied, %v", len(applied), err)
 		}
 		if _, atts := e.get(t, ds[0].ID); len(atts) != 0 {
-			t.Fatal("stale job attempted")
+			t.Fatal("the stale claim's attempt was recorded")
 		}
-		_ = e.attempt(ctx, attemptArgs{DeliveryID: ds[0].ID, Seq: 2})
-		if _, atts := e.get(t, ds[0].ID); len(atts) != 1 {
-			t.Fatalf("%d attempts after the new job, want 1", len(atts))
+		live := e.attempt(ctx, second[0])
+		if applied, err := e.record(ctx, []outcome{live}); err != nil || len(applied) != 1 {
+			t.Fatalf("live outcome: %d applied, %v", len(applied), err)
+		}
+		if d, atts := e.get(t, ds[0].ID); len(atts) != 1 || d.State != Succeeded || d.Attempts != 1 {
+			t.Fatalf("%s with %d attempts (%d rows), want succeeded after one", d.State, d.Attempts, len(atts))
 		}
 	})
 }

@@ -1,0 +1,174 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/relaydesk/relaydesk/internal/store"
+)
+
+// claimed is a delivery handed to this process for one attempt.
+type claimed struct {
+	Delivery
+	seq, roundStart int
+	prev            State      // state before the claim
+	prevNext        *time.Time // next_attempt_at before the claim
+	resumeAt        *time.Time // a manual retry's: where the schedule resumes if it fails
+	manual          bool       // a manual retry asked for this attempt
+	body            []byte
+}
+
+// claimCols are what a claim hands over, in scanClaimed's order.
+const claimCols = `d.id, d.workspace_id, d.event_id, d.endpoint_id, d.event_name, d.reason, d.attempts, d.last_status, d.last_error,
+	d.created_at, d.delivered_at, d.seq, d.round_start, d.resume_at`
+
+// claim hands this process up to n due deliveries (with their bodies) in one statement:
+// each becomes delivering, with a lease that ends at now+Lease (renewed while the attempt
+// runs, see renew), and its seq counts the claim so that only this claim's result is
+// recorded. Due means next_attempt_at has passed — a scheduled attempt, a manual retry, or
+// a lease whose process died. only, when set, restricts the claim to one delivery (tests).
+func (s *Service) claim(ctx context.Context, n int, only string) ([]*claimed, error) {
+	now := s.now()
+	if s.DB.Dialect == store.Postgres {
+		return s.claimPostgres(ctx, n, only, now)
+	}
+	return s.claimSQLite(ctx, n, only, now)
+}
+
+// claimPostgres: SKIP LOCKED lets several processes claim at once without waiting on each
+// other; the CTE returns the pre-claim state and the event body in the same round trip.
+func (s *Service) claimPostgres(ctx context.Context, n int, only string, now time.Time) ([]*claimed, error) {
+	filter, args := "", []any{store.Micros(now)}
+	if only != "" {
+		filter, args = " AND id = ?", append(args, only)
+	}
+	args = append(args, n, Delivering, store.Micros(now.Add(s.Lease)), store.Micros(now))
+	rows, err := s.DB.Engine.QueryContext(ctx, s.DB.Q(`WITH due AS (
+			SELECT id, state, next_attempt_at, manual FROM deliveries
+			WHERE next_attempt_at <= ?`+filter+` ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
+		), c AS (
+			UPDATE deliveries d SET state = ?, seq = d.seq + 1, next_attempt_at = ?, manual = FALSE, updated_at = ?
+			FROM due WHERE d.id = due.id
+			RETURNING `+claimCols+`, due.state AS prev, due.next_attempt_at AS prev_next, due.manual AS was_manual
+		)
+		SELECT c.*, e.body FROM c JOIN events e ON e.id = c.event_id`), args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := scanClaimed(rows, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range out {
+		c.UpdatedAt = store.Time(store.Micros(now))
+	}
+	return out, nil
+}
+
+// claimSQLite: one process owns the file, so the due rows are read on the reader pool
+// (bodies and all, without holding the one writer) and claimed by one UPDATE whose guard
+// repeats the due condition; RETURNING says which rows it took.
+func (s *Service) claimSQLite(ctx context.Context, n int, only string, now time.Time) ([]*claimed, error) {
+	filter, args := "", []any{store.Micros(now)}
+	if only != "" {
+		filter, args = " AND d.id = ?", append(args, only)
+	}
+	rows, err := s.DB.Query(ctx, `SELECT `+claimCols+`, d.state, d.next_attempt_at, d.manual, e.body
+		FROM deliveries d JOIN events e ON e.id = d.event_id
+		WHERE d.next_attempt_at <= ?`+filter+` ORDER BY d.next_attempt_at LIMIT ?`, append(args, n)...)
+	if err != nil {
+		return nil, err
+	}
+	due, err := scanClaimed(rows, 1)
+	if err != nil || len(due) == 0 {
+		return nil, err
+	}
+	var q strings.Builder
+	q.WriteString(`UPDATE deliveries SET state = ?, seq = seq + 1, next_attempt_at = ?, manual = FALSE, updated_at = ? WHERE next_attempt_at <= ? AND id IN (`)
+	uargs := []any{Delivering, store.Micros(now.Add(s.Lease)), store.Micros(now), store.Micros(now)}
+	byID := make(map[string]*claimed, len(due))
+	for i, c := range due {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteByte('?')
+		uargs = append(uargs, c.ID)
+		byID[c.ID] = c
+	}
+	q.WriteString(`) RETURNING id, seq`)
+	urows, err := s.DB.Engine.QueryContext(ctx, q.String(), uargs...)
+	if err != nil {
+		return nil, err
+	}
+	defer urows.Close()
+	out := make([]*claimed, 0, len(due))
+	for urows.Next() {
+		var id string
+		var seq int
+		if err := urows.Scan(&id, &seq); err != nil {
+			return nil, err
+		}
+		if c := byID[id]; c != nil && c.seq == seq {
+			c.UpdatedAt = store.Time(store.Micros(now))
+			out = append(out, c)
+		}
+	}
+	return out, urows.Err()
+}
+
+// scanClaimed reads claimCols, the pre-claim state, next_attempt_at and manual, and the body.
+// seqAhead is what the claim adds to the seq read (1 when the row was read before its claim).
+func scanClaimed(rows *sql.Rows, seqAhead int) ([]*claimed, error) {
+	defer rows.Close()
+	var out []*claimed
+	for rows.Next() {
+		c := &claimed{}
+		var delivered, resume, prevNext sql.NullInt64
+		var created int64
+		var body string
+		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.EventID, &c.EndpointID, &c.EventName, &c.Reason, &c.Attempts, &c.LastStatus, &c.LastError,
+			&created, &delivered, &c.seq, &c.roundStart, &resume, &c.prev, &prevNext, &c.manual, &body); err != nil {
+			return nil, err
+		}
+		c.seq += seqAhead
+		c.State = Delivering
+		c.CreatedAt, c.DeliveredAt = store.Time(created), store.NullTime(delivered)
+		c.resumeAt, c.prevNext = store.NullTime(resume), store.NullTime(prevNext)
+		c.body = []byte(body)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// nextDue is when the earliest queued delivery becomes due (false: none is queued), so an
+// idle worker sleeps exactly until then.
+func (s *Service) nextDue(ctx context.Context) (time.Time, bool, error) {
+	var at sql.NullInt64
+	err := s.DB.QueryRow(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE next_attempt_at IS NOT NULL`).Scan(&at)
+	if err != nil || !at.Valid {
+		return time.Time{}, false, err
+	}
+	return store.Time(at.Int64), true, nil
+}
+
+// renew extends the leases of the deliveries this process is working on, so that only a
+// dead process's deliveries become due again. One statement per 500, whatever the load.
+func (s *Service) renew(ctx context.Context, ids []string) error {
+	until := store.Micros(s.now().Add(s.Lease))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), rowsPerInsert)]
+		ids = ids[len(chunk):]
+		args := make([]any, 0, len(chunk)+2)
+		args = append(args, until, Delivering)
+		q := `UPDATE deliveries SET next_attempt_at = ? WHERE state = ? AND id IN (` + strings.Repeat("?,", len(chunk)-1) + `?)`
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := s.DB.Engine.ExecContext(ctx, s.DB.Q(q), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
