@@ -60,7 +60,7 @@ module.exports = {
       type: 'password',
       required: true,
       helpText:
-        'Create a key in relaydesk under **Developer Tools → API keys**; it starts with `rdk_` and is shown once. ' +
+        'Create a key in relaydesk under **Developer Tools → API Keys**; it starts with `rdk_` and is shown once. ' +
         'The key acts as you, with your current role, which needs Developer ≥ Editor.',
     },
   ],

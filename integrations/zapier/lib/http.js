@@ -62,7 +62,7 @@ const explain = (z, response) => {
     // connection cannot work again until the user reconnects with a new key.
     throw new z.errors.ExpiredAuthError(
       `relaydesk did not accept this API key (${why}). It may have been revoked or have expired, ` +
-        'or its member may have left the workspace. Create a new key in relaydesk under Developer Tools → API keys and reconnect.',
+        'or its member may have left the workspace. Create a new key in relaydesk under Developer Tools → API Keys and reconnect.',
     );
   }
   if (status === 403) {
