@@ -10,6 +10,14 @@ const LEVELS = ['none', 'viewer', 'editor', 'owner'];
 // below editor, e.g. a Viewer) is refused here with the reason, before any Zap is made
 // with it.
 const test = async (z, bundle) => {
+  const key = String((bundle.authData && bundle.authData.apiKey) || '').trim();
+  if (!key.startsWith('rdk_')) {
+    throw new z.errors.Error(
+      'That is not a relaydesk API key: they start with rdk_. Create one in relaydesk under Developer Tools → API Keys.',
+      'NotAnApiKey',
+      401,
+    );
+  }
   const response = await z.request({ url: apiUrl(z, bundle, '/v1/me') });
   const me = response.data || {};
   if (me.via !== 'apikey') {

@@ -93,9 +93,11 @@ test('perform keeps only envelopes of its own event', async () => {
   assert.deepEqual(await appTester(t.operation.perform, bundle), [t.operation.sample]);
 });
 
-test('a relaydesk URL that is not a web address is refused before any request', async () => {
+test('a relaydesk URL that is not a web address, or a key that is not an API key, is refused before any request', async () => {
   const bundle = { authData: { baseUrl: 'relaydesk.example.com', apiKey: 'rdk_x' } };
   await assert.rejects(appTester(App.authentication.test, bundle), /not a web address/);
+  bundle.authData = { baseUrl: 'https://relaydesk.example.com', apiKey: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' };
+  await assert.rejects(appTester(App.authentication.test, bundle), /not a relaydesk API key: they start with rdk_/);
 });
 
 // ---- live tests against the relaydesk that internal/zapiertest started ----
