@@ -13,9 +13,12 @@ build:
 test: test-deps ## every test, with the race detector (PostgreSQL half needs a server; see README)
 	$(GO) test -race -timeout 45m ./...
 
-# The Node.js receiver example is tested against our signatures; it needs its npm package.
+# The Node.js receiver example is tested against our signatures, and the Zapier app under
+# Zapier's runtime against a real relaydesk (internal/zapiertest); both need their npm
+# packages. The Zapier app is reinstalled whenever its lockfile is newer than its install.
 test-deps:
 	@[ -d docs/examples/node/node_modules ] || npm ci --prefix docs/examples/node --no-audit --no-fund --silent
+	@[ integrations/zapier/node_modules/.package-lock.json -nt integrations/zapier/package-lock.json ] || npm ci --prefix integrations/zapier --no-audit --no-fund --silent
 
 fuzz: ## each fuzz target for a short while
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./webhook/
