@@ -197,8 +197,10 @@ func (s *Service) Get(ctx context.Context, workspaceID, id, userID string) (Key,
 	return k, err
 }
 
-// Revoke stops a key at once and records it in the audit log. With userID set, only that
-// member's key may be revoked (another member's is reported as not found).
+// Revoke stops a key at once, removes the Zapier hooks subscribed with it (a leaked key's
+// hooks must not go on receiving events after the revoke), and records both in the audit
+// log. With userID set, only that member's key may be revoked (another member's is reported
+// as not found).
 func (s *Service) Revoke(ctx context.Context, workspaceID, id, userID string) (Key, error) {
 	var k Key
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
@@ -219,8 +221,13 @@ func (s *Service) Revoke(ctx context.Context, workspaceID, id, userID string) (K
 			store.Micros(s.now()), id, workspaceID); err != nil {
 			return err
 		}
+		res, err := tx.Exec(ctx, `DELETE FROM zapier_hooks WHERE workspace_id = ? AND api_key_id = ?`, workspaceID, id)
+		if err != nil {
+			return err
+		}
+		hooks, _ := res.RowsAffected()
 		return audit.Record(ctx, tx, workspaceID, "apikey.revoke", "api_key", id,
-			map[string]any{"name": k.Name, "prefix": k.Prefix, "owner": k.OwnerEmail})
+			map[string]any{"name": k.Name, "prefix": k.Prefix, "owner": k.OwnerEmail, "hooksRemoved": hooks})
 	})
 	return k, err
 }

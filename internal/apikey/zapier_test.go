@@ -292,3 +292,46 @@ func TestZapierHookGoneIsRemoved(t *testing.T) {
 		}
 	})
 }
+
+// Revoking a key removes the hooks subscribed with it: a leaked key's hooks must not go on
+// receiving events. Another key's hooks stay.
+func TestRevokeRemovesTheKeysHooks(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
+		ws := env.NewWorkspace("Acme")
+		if res := ws.Admin.Do("POST", "/v1/signing-secret", nil); res.Status != http.StatusCreated {
+			t.Fatalf("generate secret: %d %s", res.Status, res.Body)
+		}
+		dev := ws.AddMember("zap@acme.test", "Dev editor", access.Levels{access.Developer: access.Editor})
+		leaked, zap := newKey(t, env, dev, "leaked")
+		_, other := newKey(t, env, dev, "other")
+		target, got := receiver(t)
+		subscribe(t, zap, target.URL+"/leaked", "MessageReceived")
+		kept := subscribe(t, other, target.URL+"/other", "MessageReceived")
+
+		if res := dev.Do("DELETE", "/v1/api-keys/"+leaked.ID, nil); res.Status != http.StatusNoContent {
+			t.Fatalf("revoke: %d %s", res.Status, res.Body)
+		}
+		var hooks []hookJSON
+		other.Do("GET", "/v1/zapier/hooks", nil).JSON(t, &hooks)
+		if len(hooks) != 1 || hooks[0].ID != kept.ID {
+			t.Fatalf("hooks after revoking the key: %+v, want only %s", hooks, kept.ID)
+		}
+		res := env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": messageData(t, ws.ID)})
+		if res.Status != http.StatusAccepted {
+			t.Fatalf("publish: %d %s", res.Status, res.Body)
+		}
+		select {
+		case r := <-got:
+			if r.header.Get("X-MessageDesk-Event") == "" {
+				t.Fatalf("not a delivery: %v", r.header)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the remaining hook received nothing")
+		}
+		select {
+		case r := <-got:
+			t.Fatalf("a second delivery arrived (the revoked key's hook?): %s", r.body)
+		case <-time.After(time.Second):
+		}
+	})
+}
