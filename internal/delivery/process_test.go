@@ -63,6 +63,7 @@ type hookReceiver struct {
 	seen    map[string]int
 	hang    atomic.Bool // while true, requests are held until the client goes away
 	hanging atomic.Int32
+	delay   atomic.Int64 // nanoseconds each request waits before its answer
 }
 
 func newHookReceiver(t *testing.T, secret webhook.Secret) *hookReceiver {
@@ -78,6 +79,7 @@ func newHookReceiver(t *testing.T, secret webhook.Secret) *hookReceiver {
 			<-req.Context().Done()
 			return
 		}
+		time.Sleep(time.Duration(r.delay.Load()))
 		r.mu.Lock()
 		r.seen[req.Header.Get(webhook.HeaderDelivery)]++
 		r.mu.Unlock()

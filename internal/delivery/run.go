@@ -92,6 +92,7 @@ func (s *Service) runDeliveries(ctx context.Context) {
 	books.Wait()
 	stopBooks()
 	<-renewDone
+	s.Sender.Client.CloseIdleConnections()
 }
 
 // dispatch claims deliveries whenever slots are free and something is due.
