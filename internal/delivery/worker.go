@@ -83,7 +83,7 @@ func (s *Service) attempt(ctx context.Context, a attemptArgs) error {
 	number := c.Attempts + 1
 	started := s.now()
 	res := s.Sender.Send(ctx, Request{URL: t.URL, EventID: c.EventID, EventName: c.EventName, DeliveryID: c.ID,
-		Attempt: number, Body: c.body, Secrets: t.Secrets, Now: started})
+		Attempt: number, Body: c.body, Secrets: t.Secrets, Keys: t.Keys, Now: started})
 	if ctx.Err() != nil && res.Err != nil {
 		// Stopping (or the job ran past its lease): this is not the receiver's failure.
 		// Release the delivery at once; a fresh job makes the attempt again.
