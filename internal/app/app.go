@@ -126,6 +126,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.API.RegisterEndpoints(a.Endpoints)
+	a.API.RegisterSigningKeys(a.Endpoints, a.Config.PublicURL)
 	a.API.RegisterAudit(a.DB)
 	if a.Deliveries, err = delivery.New(delivery.Options{DB: a.DB, Log: a.Log, Metrics: a.Metrics, Work: a.Config.Role != "api",
 		Workers: a.Config.Workers, Timeout: a.Config.DeliveryTimeout, AllowPrivate: a.Config.AllowPrivateEndpoints, Version: a.Config.Version,
