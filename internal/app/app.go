@@ -162,6 +162,7 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildOperability(ctx); err != nil {
 		return err
 	}
+	a.Web.PublicURL = a.Config.PublicURL
 	a.Web.RegisterDeveloper(a.Endpoints, web.Operability{Health: a.Health, Notify: a.Notify, Deliveries: a.Deliveries})
 
 	// Relays, the producer API and the event log (issue 6).
