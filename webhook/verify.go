@@ -147,6 +147,9 @@ func (v *Verifier) VerifyContext(ctx context.Context, h http.Header, body []byte
 			vv := *v
 			vv.KeySet = nil
 			vv.PublicKeys = append(append([]PublicKey(nil), v.PublicKeys...), fetched...)
+			if secrets, keys := vv.usable(); err == nil && !secrets && !keys {
+				return Result{}, fmt.Errorf("%w: %s lists no ed25519 signature key", ErrKeySet, v.KeySet.URL)
+			}
 			v = &vv
 		}
 	}
