@@ -11,6 +11,13 @@
 //     shown ("whsec_…"). Kept for existing receivers; it has no timestamp and so no replay
 //     protection.
 //
-// Senders call Sign; receivers use a Verifier. Secrets are created with NewSecret and read
-// with ParseSecret.
+// When the workspace has a signing key pair, webhook-signature also carries Standard
+// Webhooks "v1a" entries: "v1a,<base64 ed25519 signature of id.timestamp.body>", one per
+// key, named in X-MessageDesk-Key-Id. A receiver verifies them with the public key only
+// ("whpk_…", or the workspace's JWKS URL through a KeySet), so it holds nothing that could
+// forge a webhook.
+//
+// Senders call Sign (and SignV1a); receivers use a Verifier. Secrets are created with
+// NewSecret and read with ParseSecret; key pairs with NewSigningKey and ParseSigningKey,
+// public keys with ParsePublicKey or ParseJWKS.
 package webhook

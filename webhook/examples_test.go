@@ -30,15 +30,23 @@ type exampleCase struct {
 	Secret     string            `json:"secret"`
 	BodyBase64 string            `json:"bodyBase64"`
 	Headers    map[string]string `json:"headers"`
+	// PublicKeys (whpk_…) and the same keys as a JWKS document, for the v1a verifiers.
+	PublicKeys []string        `json:"publicKeys,omitempty"`
+	JWKS       json.RawMessage `json:"jwks,omitempty"`
 
 	wantStandard    bool
 	wantMessageDesk bool
+	wantAsymmetric  bool
 }
 
 type exampleResult struct {
 	Name        string `json:"name"`
 	Standard    string `json:"standard"` // "ok" or the error
 	MessageDesk bool   `json:"messageDesk"`
+	// Asymmetric and AsymmetricJwk are "ok" or the error of the v1a verifier, given the
+	// whpk_ strings and the JWKS keys; empty for cases without public keys.
+	Asymmetric    string `json:"asymmetric"`
+	AsymmetricJwk string `json:"asymmetricJwk"`
 }
 
 func exampleCases(t *testing.T) []exampleCase {
@@ -68,6 +76,50 @@ func exampleCases(t *testing.T) []exampleCase {
 		add(fmt.Sprintf("expired-%d", i), sec, body, id, now.Add(-10*time.Minute), body, false, true, sec)
 		add(fmt.Sprintf("future-%d", i), sec, body, id, now.Add(10*time.Minute), body, false, true, sec)
 	}
+	// v1a (ed25519): signed with keys, verified with public keys only.
+	addV1a := func(name string, sec webhook.Secret, body []byte, id string, ts time.Time, signBody []byte, signKeys []webhook.SigningKey, verifyKeys []webhook.PublicKey, want bool) {
+		h := http.Header{}
+		webhook.Sign(h, id, ts, signBody, sec)
+		webhook.SignV1a(h, id, ts, signBody, signKeys...)
+		hm := map[string]string{}
+		for k := range h {
+			hm[strings.ToLower(k)] = h.Get(k)
+		}
+		var pks []string
+		for _, k := range verifyKeys {
+			pks = append(pks, k.String())
+		}
+		cases = append(cases, exampleCase{Name: name, Secret: sec.String(), BodyBase64: base64.StdEncoding.EncodeToString(body), Headers: hm,
+			PublicKeys: pks, JWKS: webhook.MarshalJWKS(verifyKeys...), wantStandard: bytes.Equal(body, signBody) && time.Since(ts).Abs() < time.Minute,
+			wantMessageDesk: bytes.Equal(body, signBody), wantAsymmetric: want})
+	}
+	for i := range 10 {
+		sec := mustNew(t)
+		k, old, other := mustKey(t), mustKey(t), mustKey(t)
+		body := randomJSON(rng)
+		id := "01KAE" + randomID(rng)[:21]
+		tampered := bytes.Replace(body, []byte(`"n":`), []byte(`"n":1`), 1)
+		one := []webhook.SigningKey{k}
+		addV1a(fmt.Sprintf("v1a-valid-%d", i), sec, body, id, now, body, one, []webhook.PublicKey{k.Public()}, true)
+		addV1a(fmt.Sprintf("v1a-rotation-old-key-%d", i), sec, body, id, now, body, []webhook.SigningKey{k, old}, []webhook.PublicKey{old.Public()}, true)
+		addV1a(fmt.Sprintf("v1a-second-of-two-keys-%d", i), sec, body, id, now, body, one, []webhook.PublicKey{other.Public(), k.Public()}, true)
+		addV1a(fmt.Sprintf("v1a-wrong-key-%d", i), sec, body, id, now, body, one, []webhook.PublicKey{other.Public()}, false)
+		addV1a(fmt.Sprintf("v1a-tampered-body-%d", i), sec, tampered, id, now, body, one, []webhook.PublicKey{k.Public()}, false)
+		addV1a(fmt.Sprintf("v1a-expired-%d", i), sec, body, id, now.Add(-10*time.Minute), body, one, []webhook.PublicKey{k.Public()}, false)
+		addV1a(fmt.Sprintf("v1a-hmac-only-%d", i), sec, body, id, now, body, nil, []webhook.PublicKey{k.Public()}, false)
+	}
+	k := mustKey(t)
+	sec0 := mustNew(t)
+	body0 := randomJSON(rng)
+	addV1a("v1a-tampered-id", sec0, body0, "01KAE88YX393N7SAE2VQ3WQ0ZB", now, body0, []webhook.SigningKey{k}, []webhook.PublicKey{k.Public()}, false)
+	cases[len(cases)-1].Headers["webhook-id"] = "01KAE88YX393N7SAE2VQ3WQ0ZC"
+	cases[len(cases)-1].wantStandard = false
+	addV1a("v1a-tampered-timestamp", sec0, body0, "01KAE88YX393N7SAE2VQ3WQ0ZB", now, body0, []webhook.SigningKey{k}, []webhook.PublicKey{k.Public()}, false)
+	cases[len(cases)-1].Headers["webhook-timestamp"] = fmt.Sprint(now.Unix() - 1)
+	cases[len(cases)-1].wantStandard = false
+	addV1a("v1a-garbage-entry", sec0, body0, "01KAE88YX393N7SAE2VQ3WQ0ZB", now, body0, nil, []webhook.PublicKey{k.Public()}, false)
+	cases[len(cases)-1].Headers["webhook-signature"] += " v1a,!!! v1a," + strings.Repeat("A", 88) + " v1a"
+
 	// Tampered id and timestamp.
 	sec := mustNew(t)
 	body := randomJSON(rng)
@@ -135,6 +187,12 @@ func runExample(t *testing.T, dir string, name string, args ...string) []example
 			t.Errorf("%s: standard %q, messageDesk %v; want standard ok=%v, messageDesk %v",
 				c.Name, r.Standard, r.MessageDesk, c.wantStandard, c.wantMessageDesk)
 		}
+		if c.PublicKeys != nil && ((r.Asymmetric == "ok") != c.wantAsymmetric || (r.AsymmetricJwk == "ok") != c.wantAsymmetric) {
+			t.Errorf("%s: v1a %q, with the JWKS keys %q; want ok=%v", c.Name, r.Asymmetric, r.AsymmetricJwk, c.wantAsymmetric)
+		}
+		if c.PublicKeys == nil && (r.Asymmetric != "" || r.AsymmetricJwk != "") {
+			t.Errorf("%s: the harness ran v1a without keys", c.Name)
+		}
 	}
 	return res
 }
@@ -163,7 +221,7 @@ func TestDocsQuoteExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"node/receiver.js", "python/receiver.py"} {
+	for _, f := range []string{"node/receiver.js", "python/receiver.py", "python/receiver_v1a.py", "go/v1a/main.go"} {
 		src, err := os.ReadFile(filepath.Join(examplesDir, f))
 		if err != nil {
 			t.Fatal(err)

@@ -21,9 +21,14 @@ const (
 	HeaderID = "webhook-id"
 	// HeaderTimestamp is the Standard Webhooks timestamp: Unix seconds of this attempt.
 	HeaderTimestamp = "webhook-timestamp"
-	// HeaderStdSignature is the Standard Webhooks signature list: "v1,<base64>" per secret,
+	// HeaderStdSignature is the Standard Webhooks signature list: "v1,<base64>" per secret
+	// and, when the workspace has a signing key pair, "v1a,<base64 ed25519>" per key,
 	// space-separated.
 	HeaderStdSignature = "webhook-signature"
+	// HeaderKeyID names the keys of the v1a entries, in the same order, space-separated: each
+	// is the kid of a key in the workspace's JWKS document (PublicKey.KeyID). Not signed: it
+	// only tells the receiver which published key to try.
+	HeaderKeyID = "X-MessageDesk-Key-Id"
 
 	// HeaderEvent, HeaderDelivery and HeaderAttempt describe the delivery; they are not signed.
 	HeaderEvent    = "X-MessageDesk-Event"
@@ -37,6 +42,7 @@ var (
 	canonID           = textproto.CanonicalMIMEHeaderKey(HeaderID)
 	canonTimestamp    = textproto.CanonicalMIMEHeaderKey(HeaderTimestamp)
 	canonStdSignature = textproto.CanonicalMIMEHeaderKey(HeaderStdSignature)
+	canonKeyID        = textproto.CanonicalMIMEHeaderKey(HeaderKeyID)
 )
 
 // scratch is reusable working memory for Sign and verification.
@@ -123,4 +129,55 @@ func Sign(h http.Header, msgID string, ts time.Time, body []byte, secrets ...Sec
 	h[canonTimestamp] = vals[1:2:2]
 	h[canonSignature] = vals[2:3:3]
 	h[canonStdSignature] = vals[3:4:4]
+}
+
+// SignV1a adds the asymmetric Standard Webhooks signatures: a "v1a,<base64 ed25519 signature
+// of id.timestamp.body>" entry per key, appended to the webhook-signature that Sign set (call
+// it after Sign, with the same msgID, ts and body), and X-MessageDesk-Key-Id naming the keys
+// in the same order. keys[0] is the current key, later ones previous keys still in a rotation
+// grace window. It also sets webhook-id and webhook-timestamp, so it can sign alone.
+// Zero keys are skipped; with none, h is left as it was.
+func SignV1a(h http.Header, msgID string, ts time.Time, body []byte, keys ...SigningKey) {
+	n := 0
+	for _, k := range keys {
+		if !k.IsZero() {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	msg := append(sc.prefix[:0], msgID...)
+	msg = append(msg, '.')
+	msg = strconv.AppendInt(msg, ts.Unix(), 10)
+	msg = append(msg, '.')
+	msg = append(msg, body...)
+	sc.prefix = msg
+
+	sig := sc.out[:0]
+	if vs := h[canonStdSignature]; len(vs) > 0 && vs[0] != "" {
+		sig = append(sig, vs[0]...)
+	}
+	var kids []byte
+	for _, k := range keys {
+		if k.IsZero() {
+			continue
+		}
+		if len(sig) > 0 {
+			sig = append(sig, ' ')
+		}
+		sig = append(sig, "v1a,"...)
+		sig = k.sign(sig, msg)
+		if len(kids) > 0 {
+			kids = append(kids, ' ')
+		}
+		kids = append(kids, k.KeyID()...)
+	}
+	sc.out = sig
+	h[canonID] = []string{msgID}
+	h[canonTimestamp] = []string{strconv.FormatInt(ts.Unix(), 10)}
+	h[canonStdSignature] = []string{string(sig)}
+	h[canonKeyID] = []string{string(kids)}
 }

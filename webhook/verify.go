@@ -1,7 +1,9 @@
 package webhook
 
 import (
+	"context"
 	"crypto/hmac"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,8 +31,8 @@ var (
 	// ErrNoMatchingSignature: the headers are well formed but no signature matches any of the
 	// secrets (wrong secret, or the body, id or timestamp were changed).
 	ErrNoMatchingSignature = errors.New("webhook: no matching signature")
-	// ErrNoSecrets: the Verifier has no usable secret.
-	ErrNoSecrets = errors.New("webhook: verifier has no secret")
+	// ErrNoSecrets: the Verifier has no usable secret and no usable public key.
+	ErrNoSecrets = errors.New("webhook: verifier has no secret or public key")
 )
 
 // Scheme names a signature scheme.
@@ -43,6 +45,9 @@ const (
 	// SchemeMessageDesk is X-MessageDesk-Signature: signs the body only. It carries no
 	// timestamp, so a captured request can be replayed; deduplicate on the event id.
 	SchemeMessageDesk
+	// SchemeStandardV1a is Standard Webhooks with an asymmetric "v1a" (ed25519) signature,
+	// verified with a public key: the receiver holds nothing that could forge a webhook.
+	SchemeStandardV1a
 )
 
 func (s Scheme) String() string {
@@ -51,6 +56,8 @@ func (s Scheme) String() string {
 		return "Standard Webhooks"
 	case SchemeMessageDesk:
 		return HeaderSignature
+	case SchemeStandardV1a:
+		return "Standard Webhooks v1a (ed25519)"
 	}
 	return "none"
 }
@@ -58,7 +65,9 @@ func (s Scheme) String() string {
 // Result describes a successful verification.
 type Result struct {
 	Scheme      Scheme
-	SecretIndex int       // index in Verifier.Secrets of the secret that matched
+	SecretIndex int       // index in Verifier.Secrets of the secret that matched (v1, X-MessageDesk-Signature)
+	KeyIndex    int       // index in Verifier.PublicKeys, then the KeySet's keys, of the key that matched (v1a)
+	KeyID       string    // kid of the key that matched (v1a)
 	ID          string    // webhook-id (Standard Webhooks only)
 	Timestamp   time.Time // webhook-timestamp (Standard Webhooks only)
 }
@@ -73,6 +82,13 @@ type Verifier struct {
 	// Secrets are tried in turn; any match passes. Keep the previous secret here while you
 	// rotate, if your receiver is updated before the sender.
 	Secrets []Secret
+	// PublicKeys verify "v1a" (ed25519) entries of webhook-signature; any match passes. A
+	// Verifier may have secrets, public keys or both. Public keys check Standard Webhooks
+	// only: X-MessageDesk-Signature is an HMAC and needs the secret.
+	PublicKeys []PublicKey
+	// KeySet, when set, adds the keys published at a JWKS URL to PublicKeys, fetched and
+	// refreshed as KeySet describes. It is consulted only for requests with a v1a entry.
+	KeySet *KeySet
 	// Tolerance is the largest allowed distance between webhook-timestamp and Now, in either
 	// direction. Zero means DefaultTolerance; a negative value disables the check (not advised).
 	Tolerance time.Duration
@@ -86,6 +102,10 @@ type Verifier struct {
 // NewVerifier returns a Verifier for the given secrets with the default tolerance.
 func NewVerifier(secrets ...Secret) *Verifier { return &Verifier{Secrets: secrets} }
 
+// NewKeyVerifier returns a Verifier for the given public keys (v1a only) with the default
+// tolerance.
+func NewKeyVerifier(keys ...PublicKey) *Verifier { return &Verifier{PublicKeys: keys} }
+
 // VerifyRequest reads and verifies r's body, returning the body for the caller to decode.
 // The body is read whole, up to maxBytes (≤ 0 means 10 MiB), and r.Body is closed.
 func (v *Verifier) VerifyRequest(r *http.Request, maxBytes int64) ([]byte, Result, error) {
@@ -97,21 +117,44 @@ func (v *Verifier) VerifyRequest(r *http.Request, maxBytes int64) ([]byte, Resul
 	if err != nil {
 		return nil, Result{}, err
 	}
-	res, err := v.Verify(r.Header, body)
+	res, err := v.VerifyContext(r.Context(), r.Header, body)
 	return body, res, err
 }
 
 // Verify checks the signature headers in h against the raw body, exactly as received.
 // It never panics; every failure wraps one of the Err* values of this package.
 func (v *Verifier) Verify(h http.Header, body []byte) (Result, error) {
-	usable := false
-	for _, s := range v.Secrets {
-		if !s.IsZero() {
-			usable = true
-			break
+	return v.VerifyContext(context.Background(), h, body)
+}
+
+// VerifyContext is Verify with a context for fetching the KeySet, when there is one.
+func (v *Verifier) VerifyContext(ctx context.Context, h http.Header, body []byte) (Result, error) {
+	if v.KeySet != nil {
+		if sig, _ := header(h, canonStdSignature, HeaderStdSignature); strings.Contains(sig, "v1a,") {
+			kidHdr, _ := header(h, canonKeyID, HeaderKeyID)
+			kids := strings.Fields(kidHdr)
+			if len(kids) > 8 {
+				kids = kids[:8]
+			}
+			fetched, err := v.KeySet.Keys(ctx, kids...)
+			if err != nil {
+				vv := *v
+				vv.KeySet = nil
+				if secrets, keys := vv.usable(); !secrets && !keys {
+					return Result{}, err // nothing else to verify with
+				}
+			}
+			vv := *v
+			vv.KeySet = nil
+			vv.PublicKeys = append(append([]PublicKey(nil), v.PublicKeys...), fetched...)
+			if secrets, keys := vv.usable(); err == nil && !secrets && !keys {
+				return Result{}, fmt.Errorf("%w: %s lists no ed25519 signature key", ErrKeySet, v.KeySet.URL)
+			}
+			v = &vv
 		}
 	}
-	if !usable {
+	secrets, keys := v.usable()
+	if !secrets && !keys {
 		return Result{}, ErrNoSecrets
 	}
 
@@ -121,7 +164,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) (Result, error) {
 	if idOK || tsOK || sigOK {
 		return v.verifyStandard(id, ts, sig, body)
 	}
-	if v.StandardOnly {
+	if v.StandardOnly || !secrets {
 		return Result{}, fmt.Errorf("%w: %s, %s and %s are required", ErrMissingHeaders, HeaderID, HeaderTimestamp, HeaderStdSignature)
 	}
 	md, mdOK := header(h, canonSignature, HeaderSignature)
@@ -165,7 +208,7 @@ func (v *Verifier) verifyStandard(id, ts, sig string, body []byte) (Result, erro
 	}
 
 	// Parse the signature list: space-separated "version,base64"; unknown versions are ignored.
-	var v1 []string
+	var v1, v1a []string
 	entries := 0
 	for _, e := range strings.Fields(sig) {
 		ver, s, ok := strings.Cut(e, ",")
@@ -173,15 +216,27 @@ func (v *Verifier) verifyStandard(id, ts, sig string, body []byte) (Result, erro
 			continue
 		}
 		entries++
-		if ver == "v1" && s != "" {
+		switch {
+		case s == "":
+		case ver == "v1":
 			v1 = append(v1, s)
+		case ver == "v1a":
+			v1a = append(v1a, s)
 		}
 	}
 	if entries == 0 {
 		return Result{}, fmt.Errorf("%w: %s %s has no \"version,signature\" entry", ErrMalformedHeader, HeaderStdSignature, quote(sig))
 	}
-	if len(v1) == 0 {
-		return Result{}, fmt.Errorf("%w: %s has no v1 signature", ErrNoMatchingSignature, HeaderStdSignature)
+	secrets, keys := v.usable()
+	if !(secrets && len(v1) > 0) && !(keys && len(v1a) > 0) {
+		var want []string
+		if secrets {
+			want = append(want, "v1")
+		}
+		if keys {
+			want = append(want, "v1a")
+		}
+		return Result{}, fmt.Errorf("%w: %s has no %s signature", ErrNoMatchingSignature, HeaderStdSignature, strings.Join(want, " or "))
 	}
 
 	sc := getScratch()
@@ -192,7 +247,7 @@ func (v *Verifier) verifyStandard(id, ts, sig string, body []byte) (Result, erro
 	prefix = append(prefix, '.')
 	sc.prefix = prefix
 	for i, s := range v.Secrets {
-		if s.k == nil {
+		if s.k == nil || len(v1) == 0 {
 			continue
 		}
 		want := s.k.stdMAC(sc.out[:0], sc.sum[:], prefix, body)
@@ -203,7 +258,64 @@ func (v *Verifier) verifyStandard(id, ts, sig string, body []byte) (Result, erro
 			}
 		}
 	}
-	return Result{}, fmt.Errorf("%w: none of %d v1 signature(s) matches the body, id and timestamp with %s", ErrNoMatchingSignature, len(v1), v.secretsDesc())
+	if keys && len(v1a) > 0 {
+		// ed25519 verification takes the whole message at once.
+		msg := make([]byte, 0, len(prefix)+len(body))
+		msg = append(append(msg, prefix...), body...)
+		var raw [66]byte // base64.DecodedLen of 88 characters
+		for _, got := range v1a {
+			if len(got) != 88 {
+				continue // not a padded base64 ed25519 signature (64 bytes)
+			}
+			n, err := base64.StdEncoding.Decode(raw[:], []byte(got))
+			if err != nil || n != 64 {
+				continue
+			}
+			for i, k := range v.PublicKeys {
+				if !k.IsZero() && k.verify(msg, raw[:64]) {
+					return Result{Scheme: SchemeStandardV1a, KeyIndex: i, KeyID: k.KeyID(), ID: id, Timestamp: time.Unix(sec, 0)}, nil
+				}
+			}
+		}
+	}
+	var parts []string
+	if secrets && len(v1) > 0 {
+		parts = append(parts, fmt.Sprintf("none of %d v1 signature(s) matches the body, id and timestamp with %s", len(v1), v.secretsDesc()))
+	}
+	if keys && len(v1a) > 0 {
+		parts = append(parts, fmt.Sprintf("none of %d v1a signature(s) matches the body, id and timestamp with %s", len(v1a), v.keysDesc()))
+	}
+	return Result{}, fmt.Errorf("%w: %s", ErrNoMatchingSignature, strings.Join(parts, "; "))
+}
+
+// usable reports whether v has a non-zero secret, and a non-zero public key or a KeySet.
+func (v *Verifier) usable() (secrets, keys bool) {
+	for _, s := range v.Secrets {
+		if !s.IsZero() {
+			secrets = true
+			break
+		}
+	}
+	for _, k := range v.PublicKeys {
+		if !k.IsZero() {
+			keys = true
+			break
+		}
+	}
+	return secrets, keys || v.KeySet != nil
+}
+
+func (v *Verifier) keysDesc() string {
+	var ids []string
+	for _, k := range v.PublicKeys {
+		if !k.IsZero() {
+			ids = append(ids, k.KeyID())
+		}
+	}
+	if len(ids) == 1 {
+		return "public key " + ids[0]
+	}
+	return "public keys " + strings.Join(ids, ", ")
 }
 
 func (v *Verifier) verifyMessageDesk(md string, body []byte) (Result, error) {

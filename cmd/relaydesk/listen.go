@@ -23,29 +23,29 @@ import (
 func newListenCmd() *cobra.Command {
 	var (
 		addr         string
-		secrets      []string
+		creds        verifierFlags
 		status       int
 		standardOnly bool
 		maxBody      int64
 	)
 	cmd := &cobra.Command{
-		Use:   "listen --addr 127.0.0.1:9000 --secret whsec_…",
+		Use:   "listen --addr 127.0.0.1:9000 --secret whsec_… | --public-key whpk_… | --jwks URL",
 		Short: "Run a local webhook receiver that verifies and prints each request",
 		Long: `Run a local receiver for trying out webhooks. Each request is verified with the given
-secret(s) and printed: event name, webhook-id, delivery, attempt, the verification result and
+secret(s), public key(s) or JWKS URL (v1a, ed25519) and printed: event name, webhook-id, delivery, attempt, the verification result and
 the pretty-printed body. A request whose signature does not verify gets 401; every other one
 gets --status (default 200), so retries can be provoked with e.g. --status 503 and endpoint
 disabling with --status 410.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			secs, err := parseWebhookSecrets(secrets)
+			v, err := creds.verifier()
 			if err != nil {
 				return err
 			}
 			if status < 100 || status > 999 {
 				return verifyUsageError("--status %d is not an HTTP status code", status)
 			}
-			v := &webhook.Verifier{Secrets: secs, StandardOnly: standardOnly}
+			v.StandardOnly = standardOnly
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -58,9 +58,9 @@ disabling with --status 410.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &verifyExitError{code: 2, err: err} })
+	creds.register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:9000", "address to listen on")
-	f.StringArrayVar(&secrets, "secret", nil, "signing secret (whsec_…); repeat for several (default $"+webhookSecretEnv+")")
 	f.IntVar(&status, "status", http.StatusOK, "HTTP status to answer to requests that verify")
 	f.BoolVar(&standardOnly, "standard-only", false, "accept only Standard Webhooks signatures (with replay protection)")
 	f.Int64Var(&maxBody, "max-body", 10<<20, "largest request body accepted, in bytes")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +18,48 @@ import (
 
 // webhookSecretEnv is read when no --secret is given, so the secret need not appear in shell history.
 const webhookSecretEnv = "RELAYDESK_WEBHOOK_SECRET"
+
+// verifierFlags are the credentials verify and listen check signatures with.
+type verifierFlags struct {
+	secrets    []string
+	publicKeys []string
+	jwks       string
+}
+
+func (vf *verifierFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&vf.secrets, "secret", nil, "signing secret (whsec_…); repeat for several, e.g. during a rotation (default $"+webhookSecretEnv+")")
+	f.StringArrayVar(&vf.publicKeys, "public-key", nil, "public key (whpk_…) to verify v1a (ed25519) signatures with; repeatable")
+	f.StringVar(&vf.jwks, "jwks", "", "JWKS URL publishing the public keys (Developer Tools shows it); fetched, cached and refetched on an unknown key id")
+}
+
+// verifier builds the Verifier; with neither --public-key nor --jwks, a secret is required
+// (from --secret or $RELAYDESK_WEBHOOK_SECRET).
+func (vf *verifierFlags) verifier() (*webhook.Verifier, error) {
+	v := &webhook.Verifier{}
+	for i, s := range vf.publicKeys {
+		k, err := webhook.ParsePublicKey(s)
+		if err != nil {
+			return nil, verifyUsageError("public key #%d: %w", i+1, err)
+		}
+		v.PublicKeys = append(v.PublicKeys, k)
+	}
+	if vf.jwks != "" {
+		u, err := url.Parse(vf.jwks)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, verifyUsageError("--jwks %q is not an http(s) URL", vf.jwks)
+		}
+		v.KeySet = webhook.NewKeySet(vf.jwks)
+	}
+	if len(vf.secrets) > 0 || (len(v.PublicKeys) == 0 && v.KeySet == nil) {
+		secs, err := parseWebhookSecrets(vf.secrets)
+		if err != nil {
+			return nil, err
+		}
+		v.Secrets = secs
+	}
+	return v, nil
+}
 
 // verifyExitError carries the process exit status of verify and listen: 1 for a signature
 // that does not verify, 2 for a usage error. main's exitCode honours ExitCode.
@@ -35,7 +78,7 @@ func verifyUsageError(format string, a ...any) error {
 
 func newVerifyCmd() *cobra.Command {
 	var (
-		secrets      []string
+		creds        verifierFlags
 		bodyFile     string
 		headers      []string
 		headerFile   string
@@ -44,11 +87,13 @@ func newVerifyCmd() *cobra.Command {
 		at           string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify --secret whsec_… --body-file FILE --header 'name: value'…",
+		Use:   "verify --secret whsec_… | --public-key whpk_… | --jwks URL --body-file FILE --header 'name: value'…",
 		Short: "Check the signature of a webhook request",
 		Long: `Check a captured webhook request: its raw body and its headers against one or more
-signing secrets. Either scheme is accepted: Standard Webhooks (webhook-id, webhook-timestamp,
-webhook-signature) or X-MessageDesk-Signature; with --standard-only only the first.
+signing secrets, or public keys. With secrets either scheme is accepted: Standard Webhooks
+(webhook-id, webhook-timestamp, webhook-signature v1) or X-MessageDesk-Signature; with
+--standard-only only the first. With --public-key or --jwks, the v1a (ed25519) entries of
+webhook-signature are checked: the public key cannot sign, so it need not be kept secret.
 
 Exit status: 0 when the signature is valid, 1 when it is not (the reason is printed),
 2 for a usage error.`,
@@ -56,10 +101,12 @@ Exit status: 0 when the signature is valid, 1 when it is not (the reason is prin
     --header 'webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek' \
     --header 'webhook-timestamp: 1614265330' \
     --header 'webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' \
-    --at 1614265330`,
+    --at 1614265330
+  relaydesk verify --jwks https://relaydesk.example.com/v1/jwks/01K6N5WEYHS5N0796RZ1D4VQ7M \
+    --body-file body.json --header-file headers.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			secs, err := parseWebhookSecrets(secrets)
+			v, err := creds.verifier()
 			if err != nil {
 				return err
 			}
@@ -93,8 +140,8 @@ Exit status: 0 when the signature is valid, 1 when it is not (the reason is prin
 					return err
 				}
 			}
-			v := &webhook.Verifier{Secrets: secs, Tolerance: tolerance, Now: func() time.Time { return now }, StandardOnly: standardOnly}
-			res, err := v.Verify(h, body)
+			v.Tolerance, v.Now, v.StandardOnly = tolerance, func() time.Time { return now }, standardOnly
+			res, err := v.VerifyContext(cmd.Context(), h, body)
 			if err != nil {
 				msg := "invalid: " + err.Error()
 				if errors.Is(err, webhook.ErrTimestampTooOld) && at == "" {
@@ -102,13 +149,13 @@ Exit status: 0 when the signature is valid, 1 when it is not (the reason is prin
 				}
 				return &verifyExitError{code: 1, err: errors.New(msg)}
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "valid: "+describeVerifyResult(res, secs))
+			fmt.Fprintln(cmd.OutOrStdout(), "valid: "+describeVerifyResult(res, v.Secrets))
 			return nil
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &verifyExitError{code: 2, err: err} })
+	creds.register(cmd)
 	f := cmd.Flags()
-	f.StringArrayVar(&secrets, "secret", nil, "signing secret (whsec_…); repeat for several, e.g. during a rotation (default $"+webhookSecretEnv+")")
 	f.StringVar(&bodyFile, "body-file", "", "file holding the raw request body, byte for byte (- for standard input)")
 	f.StringArrayVarP(&headers, "header", "H", nil, "request header as 'name: value'; repeatable")
 	f.StringVar(&headerFile, "header-file", "", "file of request headers, one 'name: value' per line")
@@ -125,7 +172,7 @@ func parseWebhookSecrets(vals []string) ([]webhook.Secret, error) {
 		vals = strings.FieldsFunc(os.Getenv(webhookSecretEnv), func(r rune) bool { return r == ',' || r == ' ' })
 	}
 	if len(vals) == 0 {
-		return nil, verifyUsageError("--secret is required (or set $%s)", webhookSecretEnv)
+		return nil, verifyUsageError("--secret is required (or set $%s), or give --public-key or --jwks", webhookSecretEnv)
 	}
 	secs := make([]webhook.Secret, 0, len(vals))
 	for i, s := range vals {
@@ -177,8 +224,13 @@ func verifyParseAt(s string) (time.Time, error) {
 }
 
 func describeVerifyResult(res webhook.Result, secs []webhook.Secret) string {
-	s := fmt.Sprintf("%s, secret #%d (%s)", res.Scheme, res.SecretIndex+1, secs[res.SecretIndex].Fingerprint())
-	if res.Scheme == webhook.SchemeStandard {
+	var s string
+	if res.Scheme == webhook.SchemeStandardV1a {
+		s = fmt.Sprintf("%s, key %s", res.Scheme, res.KeyID)
+	} else {
+		s = fmt.Sprintf("%s, secret #%d (%s)", res.Scheme, res.SecretIndex+1, secs[res.SecretIndex].Fingerprint())
+	}
+	if res.Scheme == webhook.SchemeStandard || res.Scheme == webhook.SchemeStandardV1a {
 		s += fmt.Sprintf(", webhook-id %s, webhook-timestamp %s", res.ID, res.Timestamp.UTC().Format(time.RFC3339))
 	} else {
 		s += " (no timestamp: no replay protection)"

@@ -41,6 +41,7 @@ var designRules = []designRule{
 	{kind: "ops", prefix: "/ops/", need: access.ByPlatform, why: "operators' queue page (issue 11): never public, never a member"},
 	{kind: "ops", method: "GET", prefix: "/", need: access.Anyone, why: "health, readiness, metrics"},
 	{kind: "page", prefix: "/invitations/{token}", exact: true, need: access.Anyone, why: "accept an invitation"},
+	{kind: "api", method: "GET", prefix: "/v1/jwks/{workspaceId}", exact: true, need: access.Anyone, why: "issue 15: public keys only, for receivers"},
 
 	// The producer.
 	{prefix: "/v1/platform/", need: access.ByPlatform},
@@ -63,6 +64,8 @@ var designRules = []designRule{
 	{kind: "api", method: "DELETE", prefix: "/v1/endpoints", need: req(access.Developer, access.Owner)},
 	{kind: "api", method: "GET", prefix: "/v1/signing-secret", exact: true, need: req(access.Developer, access.Viewer), why: "fingerprint only"},
 	{kind: "api", prefix: "/v1/signing-secret", need: req(access.Developer, access.Editor), why: "generate, reveal, rotate"},
+	{kind: "api", method: "GET", prefix: "/v1/signing-key", exact: true, need: req(access.Developer, access.Viewer), why: "issue 15: the public key"},
+	{kind: "api", prefix: "/v1/signing-key", need: req(access.Developer, access.Editor), why: "issue 15: generate, rotate"},
 	{kind: "api", method: "GET", prefix: "/v1/deliveries", need: req(access.Developer, access.Viewer)},
 	{kind: "api", prefix: "/v1/deliveries", need: req(access.Developer, access.Editor), why: "redeliver"},
 	{kind: "api", method: "GET", prefix: "/v1/events", need: req(access.Developer, access.Viewer)},
@@ -72,6 +75,7 @@ var designRules = []designRule{
 	{kind: "api", prefix: "/v1/zapier/", need: req(access.Developer, access.Editor), why: "own hooks"},
 	{kind: "page", prefix: "/settings/developer/endpoints/", suffix: "/delete", need: req(access.Developer, access.Owner)},
 	{kind: "page", prefix: "/settings/developer/secret", need: req(access.Developer, access.Editor)},
+	{kind: "page", prefix: "/settings/developer/signing-key", need: req(access.Developer, access.Editor), why: "issue 15: generate, rotate"},
 	{kind: "page", method: "POST", prefix: "/settings/developer/notifications/read", exact: true, need: req(access.Developer, access.Viewer), why: "who may see notifications may mark them read"},
 	{kind: "page", method: "GET", prefix: "/settings/developer", need: req(access.Developer, access.Viewer)},
 	{kind: "page", prefix: "/settings/developer", need: req(access.Developer, access.Editor)},

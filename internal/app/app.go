@@ -126,6 +126,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.API.RegisterEndpoints(a.Endpoints)
+	a.API.RegisterSigningKeys(a.Endpoints, a.Config.PublicURL)
 	a.API.RegisterAudit(a.DB)
 	if a.Deliveries, err = delivery.New(delivery.Options{DB: a.DB, Log: a.Log, Metrics: a.Metrics, Work: a.Config.Role != "api",
 		Workers: a.Config.Workers, Timeout: a.Config.DeliveryTimeout, AllowPrivate: a.Config.AllowPrivateEndpoints, Version: a.Config.Version,
@@ -161,6 +162,7 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildOperability(ctx); err != nil {
 		return err
 	}
+	a.Web.PublicURL = a.Config.PublicURL
 	a.Web.RegisterDeveloper(a.Endpoints, web.Operability{Health: a.Health, Notify: a.Notify, Deliveries: a.Deliveries})
 
 	// Relays, the producer API and the event log (issue 6).

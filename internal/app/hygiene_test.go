@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,6 +53,21 @@ func TestSecretsHygiene(t *testing.T) {
 		secrets["signing secret (current)"] = rotated.Secret
 		if rotated.Secret == sec.Secret || !strings.HasPrefix(rotated.Secret, "whsec_") {
 			t.Fatalf("rotate gave %q", rotated.Secret)
+		}
+
+		// The signing key pair (issue 15), rotated with a grace window so both private keys
+		// sign the deliveries below. The API never returns them; the delivery engine's lookup
+		// is the oracle for what must appear nowhere.
+		mustDo(t, ws.Admin, 200, "POST", "/v1/signing-key", nil)
+		mustDo(t, ws.Admin, 200, "POST", "/v1/signing-key/rotate", map[string]any{"graceSeconds": 3600})
+		tg, err := env.App.Endpoints.Target(context.Background(), ws.ID, ep.ID)
+		if err != nil || len(tg.Keys) != 2 {
+			t.Fatalf("Target keys: %v, %v", tg.Keys, err)
+		}
+		for i, k := range tg.Keys {
+			secrets[fmt.Sprintf("private signing key #%d", i+1)] = k.String()
+			raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(k.String(), "whsk_"))
+			secrets[fmt.Sprintf("private signing key #%d seed", i+1)] = base64.StdEncoding.EncodeToString(raw[:32])[:40]
 		}
 
 		// An API key, created and used.

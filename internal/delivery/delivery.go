@@ -69,6 +69,9 @@ type Target struct {
 	// Secrets: the current secret first, then previous ones still in their grace window.
 	// Empty means the workspace has no signing secret.
 	Secrets []webhook.Secret
+	// Keys sign v1a (ed25519) entries besides: the current key pair first, then the previous
+	// one still in its grace window. Empty when the workspace has no key pair (issue 15).
+	Keys []webhook.SigningKey
 }
 
 // Targets resolves endpoints. *endpoint.Service implements it; delivery never imports

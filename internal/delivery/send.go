@@ -42,6 +42,10 @@ type Request struct {
 	// Secrets sign the request: Secrets[0] is the current secret, later
 	// ones previous secrets still inside a rotation grace window.
 	Secrets []webhook.Secret
+	// Keys add a v1a (ed25519) entry each to webhook-signature, named in
+	// X-MessageDesk-Key-Id: Keys[0] is the current key pair, later ones previous keys in a
+	// grace window. None: v1 only.
+	Keys []webhook.SigningKey
 	// Now is the attempt's timestamp (webhook-timestamp); zero means time.Now.
 	Now time.Time
 }
@@ -86,6 +90,7 @@ var keptResponseHeaders = []string{
 const (
 	maskedMD  = "…(masked)"
 	maskedStd = "v1,…(masked)"
+	maskedV1a = "v1a,…(masked)"
 )
 
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, MaxResponseBody); return &b }}
@@ -116,6 +121,7 @@ func (s *Sender) Send(ctx context.Context, r Request) Result {
 	h[hdrDelivery] = vs[2:3:3]
 	h[hdrAttempt] = vs[3:4:4]
 	webhook.Sign(h, r.EventID, now, r.Body, r.Secrets...)
+	webhook.SignV1a(h, r.EventID, now, r.Body, r.Keys...)
 	// The log copy is taken before sending: the transport may add to h.
 	res := Result{RequestHeaders: maskHeaders(h)}
 
@@ -147,20 +153,32 @@ func (s *Sender) Send(ctx context.Context, r Request) Result {
 }
 
 // maskHeaders copies h with the signature values replaced by a marker that
-// keeps their shape ("v1,…(masked) v1,…(masked)" during a rotation).
+// keeps their shape ("v1,…(masked) v1,…(masked)" during a rotation, then
+// "v1a,…(masked)" per ed25519 entry). The key ids are public and stay.
 func maskHeaders(h http.Header) http.Header {
 	c := h.Clone()
 	if v := c[hdrSignature]; len(v) > 0 {
 		c[hdrSignature] = []string{maskedMD}
 	}
 	if v := c[hdrStdSig]; len(v) > 0 {
-		n := 0
+		n, a := 0, 0
 		for _, s := range v {
-			if s = strings.TrimSpace(s); s != "" {
-				n += strings.Count(s, " ") + 1
+			for _, e := range strings.Fields(s) {
+				if strings.HasPrefix(e, "v1a,") {
+					a++
+				} else {
+					n++
+				}
 			}
 		}
-		c[hdrStdSig] = []string{maskedStdValue(n)}
+		m := maskedStdValue(n)
+		for range a {
+			if m != "" {
+				m += " "
+			}
+			m += maskedV1a
+		}
+		c[hdrStdSig] = []string{m}
 	}
 	return c
 }

@@ -357,3 +357,49 @@ func BenchmarkBarePost(b *testing.B) {
 		resp.Body.Close()
 	}
 }
+
+// With signing keys, the request carries a v1a entry per key besides the v1 ones, and the
+// key ids; receivers with only a public key and receivers with only the secret both verify,
+// and the attempt log masks the v1a signatures too.
+func TestSendV1a(t *testing.T) {
+	srv, got, _ := receiver(t, func(w http.ResponseWriter, r *http.Request) {})
+	cur, err := webhook.NewSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, _ := webhook.NewSigningKey()
+	req := testRequest(srv.URL)
+	req.Keys = []webhook.SigningKey{cur, prev}
+	res := devSender(5*time.Second).Send(t.Context(), req)
+	if res.Err != nil || res.Status != 200 {
+		t.Fatalf("result %+v", res)
+	}
+	h, body := got()[0].header, got()[0].body
+	entries := strings.Fields(h.Get("webhook-signature"))
+	if len(entries) != 3 || !strings.HasPrefix(entries[0], "v1,") || !strings.HasPrefix(entries[1], "v1a,") || !strings.HasPrefix(entries[2], "v1a,") {
+		t.Fatalf("webhook-signature %q", h.Get("webhook-signature"))
+	}
+	if got := h.Get(webhook.HeaderKeyID); got != cur.KeyID()+" "+prev.KeyID() {
+		t.Fatalf("key ids %q", got)
+	}
+	for _, pk := range []webhook.PublicKey{cur.Public(), prev.Public()} {
+		if res, err := webhook.NewKeyVerifier(pk).Verify(h, body); err != nil || res.Scheme != webhook.SchemeStandardV1a {
+			t.Errorf("public key %s: %+v, %v", pk.KeyID(), res, err)
+		}
+	}
+	if res, err := webhook.NewVerifier(testSecret).Verify(h, body); err != nil || res.Scheme != webhook.SchemeStandard {
+		t.Errorf("secret: %+v, %v", res, err)
+	}
+	if got := res.RequestHeaders.Get("webhook-signature"); got != "v1,…(masked) v1a,…(masked) v1a,…(masked)" {
+		t.Errorf("masked: %q", got)
+	}
+	if got := res.RequestHeaders.Get(webhook.HeaderKeyID); got != cur.KeyID()+" "+prev.KeyID() {
+		t.Errorf("key ids logged: %q", got)
+	}
+	// Without keys, no v1a and no key id header.
+	req.Keys = nil
+	devSender(5*time.Second).Send(t.Context(), req)
+	if h := got()[1].header; strings.Contains(h.Get("webhook-signature"), "v1a,") || h.Get(webhook.HeaderKeyID) != "" {
+		t.Errorf("without keys: %v", h)
+	}
+}

@@ -13,7 +13,7 @@ import (
 // the service's CacheTTL (5 s by default). Changes made through this process's Service
 // (update, delete, disable, generate, rotate) drop the affected entries at once; a change
 // made by another process (several `relaydesk serve` on one PostgreSQL) is seen within the
-// TTL. So after a rotation with no grace period, another worker process may still sign with
+// TTL (the signing key pair is cached with the secrets). So after a rotation with no grace period, another worker process may still sign with
 // the old secret for up to 5 s — the price of not decrypting a secret per attempt.
 // Expiry of a grace window is checked on every lookup, never cached.
 type targetCache struct {
@@ -33,7 +33,22 @@ type cachedEndpoint struct {
 type cachedSecrets struct {
 	current, previous webhook.Secret
 	previousUntil     time.Time
-	until             time.Time
+	// The signing key pair (keys.go), when the workspace has one.
+	key, previousKey webhook.SigningKey
+	previousKeyUntil time.Time
+	until            time.Time
+}
+
+// activeKeys returns the keys that sign at now: current first, previous during its window.
+func (c cachedSecrets) activeKeys(now time.Time) []webhook.SigningKey {
+	switch {
+	case c.key.IsZero():
+		return nil
+	case !c.previousKey.IsZero() && now.Before(c.previousKeyUntil):
+		return []webhook.SigningKey{c.key, c.previousKey}
+	default:
+		return []webhook.SigningKey{c.key}
+	}
 }
 
 // active returns the secrets that sign at now: current first, previous during its window.

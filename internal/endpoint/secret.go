@@ -48,31 +48,61 @@ func additionalData(workspaceID string) []byte {
 	return []byte("relaydesk signing secret\x00" + workspaceID)
 }
 
+// keyAdditionalData binds a sealed private signing key to its workspace and purpose, so
+// neither a secret's ciphertext nor another workspace's opens as a key.
+func keyAdditionalData(workspaceID string) []byte {
+	return []byte("relaydesk signing key\x00" + workspaceID)
+}
+
 func (s *sealer) seal(workspaceID string, secret webhook.Secret) string {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(secret.String())+s.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	out := s.aead.Seal(nonce, nonce, []byte(secret.String()), additionalData(workspaceID))
-	return sealPrefix + base64.StdEncoding.EncodeToString(out)
+	return s.sealString(additionalData(workspaceID), secret.String())
 }
 
 func (s *sealer) open(workspaceID, stored string) (webhook.Secret, error) {
+	plain, err := s.openString(additionalData(workspaceID), stored, "signing secret")
+	if err != nil {
+		return webhook.Secret{}, err
+	}
+	return webhook.ParseSecret(plain)
+}
+
+func (s *sealer) sealKey(workspaceID string, k webhook.SigningKey) string {
+	return s.sealString(keyAdditionalData(workspaceID), k.String())
+}
+
+func (s *sealer) openKey(workspaceID, stored string) (webhook.SigningKey, error) {
+	plain, err := s.openString(keyAdditionalData(workspaceID), stored, "signing key")
+	if err != nil {
+		return webhook.SigningKey{}, err
+	}
+	return webhook.ParseSigningKey(plain)
+}
+
+func (s *sealer) sealString(ad []byte, plain string) string {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	out := s.aead.Seal(nonce, nonce, []byte(plain), ad)
+	return sealPrefix + base64.StdEncoding.EncodeToString(out)
+}
+
+func (s *sealer) openString(ad []byte, stored, what string) (string, error) {
 	raw, ok := strings.CutPrefix(stored, sealPrefix)
 	if !ok {
-		return webhook.Secret{}, errors.New("signing secret: unknown storage format")
+		return "", errors.New(what + ": unknown storage format")
 	}
 	b, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil || len(b) < s.aead.NonceSize()+s.aead.Overhead() {
-		return webhook.Secret{}, errors.New("signing secret: corrupt ciphertext")
+		return "", errors.New(what + ": corrupt ciphertext")
 	}
 	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, b[:n], b[n:], additionalData(workspaceID))
+	plain, err := s.aead.Open(nil, b[:n], b[n:], ad)
 	if err != nil {
 		// Wrong master key, or a ciphertext moved from another workspace.
-		return webhook.Secret{}, errors.New("signing secret: cannot decrypt (is RELAYDESK_MASTER_KEY the one it was stored with?)")
+		return "", errors.New(what + ": cannot decrypt (is RELAYDESK_MASTER_KEY the one it was stored with?)")
 	}
-	return webhook.ParseSecret(string(plain))
+	return string(plain), nil
 }
 
 // SecretInfo describes a workspace's signing secret without revealing it: what viewers see.
@@ -234,16 +264,19 @@ func (s *Service) Secrets(ctx context.Context, workspaceID string) ([]webhook.Se
 	return c.active(s.now()), nil
 }
 
-// loadSecrets reads and decrypts a workspace's secrets.
+// loadSecrets reads and decrypts a workspace's secrets and signing keys.
 func (s *Service) loadSecrets(ctx context.Context, workspaceID string) (cachedSecrets, error) {
+	var c cachedSecrets
+	if err := s.loadKeys(ctx, workspaceID, &c); err != nil {
+		return c, err
+	}
 	r, err := scanSecret(s.DB.QueryRow(ctx, `SELECT `+secretCols+` FROM signing_secrets WHERE workspace_id = ?`, workspaceID))
 	if errors.Is(err, ErrNoSecret) {
-		return cachedSecrets{}, nil
+		return c, nil
 	}
 	if err != nil {
-		return cachedSecrets{}, err
+		return c, err
 	}
-	var c cachedSecrets
 	if c.current, err = s.sealer.open(workspaceID, r.current); err != nil {
 		return c, err
 	}

@@ -17,7 +17,7 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 var _ delivery.Targets = (*Service)(nil)
 
 // Target is what a delivery attempt needs: the endpoint's URL and state, and the
-// secrets that sign now. Both halves come from the in-process cache (see targetCache), so
+// secrets and signing keys that sign now. Both halves come from the in-process cache (see targetCache), so
 // a steady stream of deliveries costs no query and no decryption per attempt.
 // It returns store.ErrNotFound when the endpoint is gone.
 func (s *Service) Target(ctx context.Context, workspaceID, endpointID string) (delivery.Target, error) {
@@ -32,7 +32,9 @@ func (s *Service) Target(ctx context.Context, workspaceID, endpointID string) (d
 	if err != nil {
 		return delivery.Target{}, err
 	}
-	return delivery.Target{URL: ce.e.URL, Enabled: ce.e.Enabled, DisabledReason: ce.e.DisabledReason, Secrets: cs.active(s.now())}, nil
+	now := s.now()
+	return delivery.Target{URL: ce.e.URL, Enabled: ce.e.Enabled, DisabledReason: ce.e.DisabledReason,
+		Secrets: cs.active(now), Keys: cs.activeKeys(now)}, nil
 }
 
 // MaxReason bounds a disabled reason.

@@ -50,7 +50,7 @@ func (s *Service) TestSend(ctx context.Context, workspaceID, endpointID string) 
 	env := event.Envelope{ID: event.NewID(), Name: event.TestEvent, WorkspaceID: workspaceID, CreatedAt: now,
 		DataType: event.DataTypeTestEvent, Data: []byte(event.TestEventData)}
 	res := s.Sender.Send(ctx, delivery.Request{URL: e.URL, EventID: env.ID, EventName: env.Name,
-		DeliveryID: "test_" + store.NewID(), Attempt: 1, Body: event.Encode(env), Secrets: secrets, Now: now})
+		DeliveryID: "test_" + store.NewID(), Attempt: 1, Body: event.Encode(env), Secrets: secrets, Keys: cs.activeKeys(now), Now: now})
 	out := TestResult{EventID: env.ID, Status: res.Status, DurationMs: res.Duration.Milliseconds(),
 		OK: res.Err == nil && res.Status >= 200 && res.Status < 300, ResponseExcerpt: excerpt(res.ResponseBody)}
 	if res.Err != nil {

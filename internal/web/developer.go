@@ -45,6 +45,9 @@ func (s *Server) RegisterDeveloper(svc *endpoint.Service, ops ...Operability) {
 	s.Page(http.MethodPost, "/settings/developer/secret/reveal", editor, d.reveal)
 	s.Page(http.MethodGet, "/settings/developer/secret/rotate", editor, d.rotatePage)
 	s.Page(http.MethodPost, "/settings/developer/secret/rotate", editor, d.rotate)
+	s.Page(http.MethodPost, "/settings/developer/signing-key", editor, d.generateKey)
+	s.Page(http.MethodGet, "/settings/developer/signing-key/rotate", editor, d.rotateKeyPage)
+	s.Page(http.MethodPost, "/settings/developer/signing-key/rotate", editor, d.rotateKey)
 }
 
 // developerData is what developer.html shows.
@@ -56,6 +59,9 @@ type developerData struct {
 	Secret             endpoint.SecretInfo
 	// Revealed is the secret itself, right after it was generated, revealed or rotated.
 	Revealed string
+	// Key is the signing key pair (public parts only) and JWKSURL where it is published.
+	Key     endpoint.KeyInfo
+	JWKSURL string
 	// Add holds the add form's values when it is shown again with an error.
 	Add endpointForm
 	// Notifications are the workspace's latest (with Operability).
@@ -105,8 +111,14 @@ func (d *developerPages) render(w http.ResponseWriter, r *http.Request, p *acces
 		d.fail(w, r, p, "secret info", err)
 		return
 	}
+	key, err := d.svc.KeyInfo(ctx, p.WorkspaceID)
+	if err != nil {
+		d.fail(w, r, p, "key info", err)
+		return
+	}
 	data := &developerData{CanEdit: p.Can(access.Developer, access.Editor), CanDelete: p.Can(access.Developer, access.Owner),
-		Max: endpoint.MaxPerWorkspace, AtLimit: len(list) >= endpoint.MaxPerWorkspace, Secret: info}
+		Max: endpoint.MaxPerWorkspace, AtLimit: len(list) >= endpoint.MaxPerWorkspace, Secret: info,
+		Key: key, JWKSURL: d.s.origin(r) + jwksPath(p.WorkspaceID)}
 	for _, e := range list {
 		data.Endpoints = append(data.Endpoints, endpointRow{Endpoint: e, Form: endpointForm{URL: e.URL, Description: e.Description}})
 	}
@@ -142,7 +154,8 @@ func problem(err error) (msg string, status int, ok bool) {
 	case errors.As(err, &inv):
 		label := map[string]string{"url": "URL", "description": "Description", "graceSeconds": "Grace period"}[inv.Field]
 		return label + ": " + inv.Msg, http.StatusUnprocessableEntity, true
-	case errors.Is(err, endpoint.ErrLimit), errors.Is(err, endpoint.ErrSecretExists), errors.Is(err, endpoint.ErrConflict):
+	case errors.Is(err, endpoint.ErrLimit), errors.Is(err, endpoint.ErrSecretExists), errors.Is(err, endpoint.ErrConflict),
+		errors.Is(err, endpoint.ErrKeyExists), errors.Is(err, endpoint.ErrNoKey), errors.Is(err, endpoint.ErrKeyConflict):
 		return err.Error(), http.StatusConflict, true
 	case errors.Is(err, endpoint.ErrNoSecret):
 		return "Generate a signing secret first: test events are signed like every delivery.", http.StatusConflict, true

@@ -38,6 +38,9 @@ type Server struct {
 	AllowPrivate  bool
 	SecureCookies bool
 	Version       string
+	// PublicURL, when set, is the origin of links shown (the JWKS URL); otherwise the
+	// request's own origin is.
+	PublicURL string
 	// Unread, when set, counts the caller's unread notifications for the navigation
 	// (issue 11; set by RegisterDeveloper).
 	Unread func(ctx context.Context, p *access.Principal) int

@@ -15,5 +15,14 @@ for c in json.load(sys.stdin):
     except InvalidSignature as err:
         r["standard"] = str(err)
     r["messageDesk"] = verify_messagedesk(c["secret"], body, c["headers"].get("x-messagedesk-signature"))
+    if c.get("publicKeys"):
+        from receiver_v1a import InvalidSignature as InvalidV1a, verify_asymmetric
+
+        for field, keys in (("asymmetric", c["publicKeys"]), ("asymmetricJwk", c["jwks"]["keys"])):
+            r[field] = "ok"
+            try:
+                verify_asymmetric(keys, body, c["headers"])
+            except InvalidV1a as err:
+                r[field] = str(err)
     results.append(r)
 json.dump(results, sys.stdout)

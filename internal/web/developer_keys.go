@@ -1,0 +1,94 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relaydesk/relaydesk/internal/access"
+)
+
+// The signing key pair on Developer Tools (issue 15): generate, view and copy the public key
+// and the JWKS URL, rotate with the same grace choices as the secret. There is no reveal: the
+// private key never leaves the server.
+
+// jwksPath mirrors api.JWKSPath (web does not import api).
+func jwksPath(workspaceID string) string { return "/v1/jwks/" + workspaceID }
+
+// origin is PublicURL, or the request's own scheme and host.
+func (s *Server) origin(r *http.Request) string {
+	if s.PublicURL != "" {
+		return strings.TrimSuffix(s.PublicURL, "/")
+	}
+	scheme := "http"
+	if s.SecureCookies || r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (d *developerPages) generateKey(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	if _, err := d.svc.GenerateKey(d.ctx(r, p), p.WorkspaceID); err != nil {
+		msg, status, ok := problem(err)
+		if !ok {
+			d.fail(w, r, p, "generate signing key", err)
+			return
+		}
+		d.render(w, r, p, status, View{Error: msg}, nil)
+		return
+	}
+	d.render(w, r, p, http.StatusOK, View{Flash: "Signing key pair generated. Deliveries now also carry a v1a signature; give receivers the public key or the JWKS URL."}, nil)
+}
+
+func (d *developerPages) rotateKeyPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	info, err := d.svc.KeyInfo(r.Context(), p.WorkspaceID)
+	if err != nil {
+		d.fail(w, r, p, "key info", err)
+		return
+	}
+	if !info.Exists {
+		http.Redirect(w, r, "/settings/developer", http.StatusSeeOther)
+		return
+	}
+	d.s.Render(w, r, http.StatusOK, "developer_key_rotate", View{Title: "Rotate signing key pair", Principal: p, Active: "developer",
+		Data: rotateData{Fingerprint: info.KeyID, Choices: keyGraceChoices}})
+}
+
+// keyGraceChoices are graceChoices worded for a key.
+var keyGraceChoices = func() any {
+	out := make([]struct {
+		Seconds int
+		Label   string
+	}, len(graceChoices))
+	copy(out, graceChoices)
+	out[0].Label = "None: the old key stops signing and is unpublished at once"
+	return out
+}()
+
+func (d *developerPages) rotateKey(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	if !d.form(w, r) {
+		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	secs, err := strconv.ParseInt(r.PostForm.Get("graceSeconds"), 10, 64)
+	if err != nil {
+		secs = -1
+	}
+	info, err := d.svc.RotateKey(d.ctx(r, p), p.WorkspaceID, time.Duration(secs)*time.Second)
+	if err != nil {
+		msg, status, ok := problem(err)
+		if !ok {
+			d.fail(w, r, p, "rotate signing key", err)
+			return
+		}
+		d.render(w, r, p, status, View{Error: msg}, nil)
+		return
+	}
+	flash := "Signing key pair rotated. The old key no longer signs and is no longer published."
+	if info.PreviousExpiresAt != nil {
+		flash = "Signing key pair rotated. The old key also signs, and stays published, until " +
+			info.PreviousExpiresAt.Format("2 Jan 2006 15:04 MST") + "."
+	}
+	d.render(w, r, p, http.StatusOK, View{Flash: flash}, nil)
+}
