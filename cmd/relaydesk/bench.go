@@ -48,6 +48,7 @@ measure the drain against the empty-queue run).`,
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "publish requests in flight, and the ceiling loop's workers (default 8; --short 4; rate mode 32)")
 	f.IntVar(&cfg.Fanout, "fanout", 0, "endpoints each event is delivered to, 1–20 (default 1; --short 2)")
 	f.IntVar(&cfg.Workers, "workers", 0, "the server's concurrent deliveries (default: the server's own)")
+	f.IntVar(&cfg.Instances, "instances", 0, "postgres: relaydesk serve processes sharing the database (default 1)")
 	f.IntVar(&cfg.Rate, "rate", 0, "rate mode: events per second (default 500; --short 100)")
 	f.DurationVar(&cfg.Duration, "duration", 0, "rate mode: how long to publish (default 30s; --short 3s)")
 	f.IntVar(&cfg.Backlog, "backlog", 0, "backlog mode: events queued before the drain (default 1000000; --short 300)")

@@ -46,6 +46,7 @@ type Config struct {
 	Concurrency int           // publishing requests in flight; the ceiling loop's workers
 	Fanout      int           // endpoints each event goes to (1–20)
 	Workers     int           // the server's --workers (0: its default)
+	Instances   int           // postgres: relaydesk serve processes sharing the database (default 1)
 	Rate        int           // rate mode: events per second
 	Duration    time.Duration // rate mode: for how long
 	Backlog     int           // backlog mode: events queued while nothing delivers
@@ -91,6 +92,7 @@ func (c *Config) defaults() error {
 	set(&c.Batch, 100, 50)
 	set(&c.Concurrency, 8, 4)
 	set(&c.Fanout, 1, 2)
+	set(&c.Instances, 1, 1)
 	set(&c.Rate, 500, 100)
 	set(&c.Backlog, 1000000, 300)
 	setD(&c.Duration, 30*time.Second, 3*time.Second)
@@ -113,6 +115,10 @@ func (c *Config) defaults() error {
 		return errors.New("--target needs --token (a platform token of that server)")
 	case c.Target != "" && c.Mode == ModeBacklog:
 		return errors.New("backlog mode restarts the server, so it cannot use --target")
+	case c.Instances > 1 && (c.Store != "postgres" || c.Target != ""):
+		return errors.New("--instances above 1 needs --store postgres (SQLite is one process) and no --target")
+	case c.Instances > 8:
+		return fmt.Errorf("--instances %d: at most 8", c.Instances)
 	case c.Fanout < 1 || c.Fanout > 20:
 		return fmt.Errorf("--fanout %d: want 1 to 20 (a workspace has at most 20 endpoints)", c.Fanout)
 	case c.Batch < 1 || c.Batch > 500:
@@ -191,6 +197,17 @@ func (r *runner) run(ctx context.Context) error {
 				r.in.srv = nil
 			}
 		}()
+		// More instances on the same PostgreSQL: they claim deliveries too. Publishing
+		// goes to the first; the report's memory and server CPU are the first's.
+		for range cfg.Instances - 1 {
+			first, url := r.in.srv, r.in.url
+			extra, err := r.in.start(ctx, "all")
+			r.in.srv, r.in.url = first, url
+			if err != nil {
+				return err
+			}
+			defer extra.stop()
+		}
 	} else {
 		r.in.url, r.in.token = strings.TrimRight(cfg.Target, "/"), cfg.Token
 		if cfg.ServerPID > 0 {

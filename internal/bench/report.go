@@ -25,6 +25,7 @@ type Params struct {
 	Concurrency int     `json:"concurrency"`
 	Fanout      int     `json:"fanout"`
 	Workers     int     `json:"workers,omitempty"`
+	Instances   int     `json:"instances,omitempty"`
 	Rate        int     `json:"rate,omitempty"`
 	DurationSec float64 `json:"durationSeconds,omitempty"`
 	Backlog     int     `json:"backlog,omitempty"`
@@ -110,7 +111,7 @@ type Report struct {
 
 func newReport(c Config) *Report {
 	r := &Report{Mode: c.Mode, Store: c.Store, Target: c.Target, Started: time.Now().UTC(), Machine: machine(),
-		Params: Params{Events: c.Events, Batch: c.Batch, Concurrency: c.Concurrency, Fanout: c.Fanout, Workers: c.Workers,
+		Params: Params{Events: c.Events, Batch: c.Batch, Concurrency: c.Concurrency, Fanout: c.Fanout, Workers: c.Workers, Instances: c.Instances,
 			TimeoutSec: c.Timeout.Seconds(), Short: c.Short}}
 	switch c.Mode {
 	case ModeRate:
@@ -201,6 +202,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if p.Workers > 0 {
 		desc += fmt.Sprintf(", server workers %d", p.Workers)
+	}
+	if p.Instances > 1 {
+		desc += fmt.Sprintf(", %d serve processes on one database", p.Instances)
 	}
 	fmt.Fprintln(w, desc)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +31,8 @@ type plan struct {
 	Events     int
 	Kills      int
 	PGRestarts int // PostgreSQL variant only, and only as root
+	Outages    int // PostgreSQL stopped for OutageFor while relaydesk runs (as root only)
+	OutageFor  time.Duration
 	Publishers int
 	Timeout    time.Duration // RELAYDESK_DELIVERY_TIMEOUT of the server
 	Drain      time.Duration // how long, after the stream, every accepted event may take to arrive
@@ -39,11 +40,11 @@ type plan struct {
 }
 
 func planFromEnv(t *testing.T) plan {
-	p := plan{Events: 1000, Kills: 2, Publishers: 8, Timeout: 2 * time.Second, Drain: 90 * time.Second}
+	p := plan{Events: 1000, Kills: 2, Publishers: 8, OutageFor: 30 * time.Second, Timeout: 2 * time.Second, Drain: 90 * time.Second}
 	if os.Getenv("RELAYDESK_CHAOS") == "full" {
-		p = plan{Events: 20000, Kills: 12, PGRestarts: 2, Publishers: 16, Timeout: 2 * time.Second, Drain: 10 * time.Minute, Full: true}
+		p = plan{Events: 20000, Kills: 12, PGRestarts: 2, Outages: 1, OutageFor: 30 * time.Second, Publishers: 16, Timeout: 2 * time.Second, Drain: 10 * time.Minute, Full: true}
 	}
-	for name, dst := range map[string]*int{"RELAYDESK_CHAOS_EVENTS": &p.Events, "RELAYDESK_CHAOS_KILLS": &p.Kills, "RELAYDESK_CHAOS_PG_RESTARTS": &p.PGRestarts} {
+	for name, dst := range map[string]*int{"RELAYDESK_CHAOS_EVENTS": &p.Events, "RELAYDESK_CHAOS_KILLS": &p.Kills, "RELAYDESK_CHAOS_PG_RESTARTS": &p.PGRestarts, "RELAYDESK_CHAOS_OUTAGES": &p.Outages} {
 		if v := os.Getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
@@ -380,6 +381,9 @@ type outcome struct {
 	gaveUp          atomic.Int64
 	kills, restarts atomic.Int64
 	pgRestarts      atomic.Int64
+	outages         atomic.Int64
+	outageErrs      map[string]int // what failed publishes saw while PostgreSQL was stopped
+	inOutage        atomic.Bool
 	manualRetries   atomic.Int64
 	mu              sync.Mutex
 	publishErrs     map[string]int // what failed publishes saw (status and problem, or the transport error)
@@ -461,7 +465,7 @@ func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 	admin.must(t, http.StatusOK, "POST", "/v1/relays/"+rl.ID+"/enable", nil, nil)
 
 	producer := &client{base: base, bearer: token, http: hc}
-	res := &outcome{accepted: map[string]int{}, publishErrs: map[string]int{}}
+	res := &outcome{accepted: map[string]int{}, publishErrs: map[string]int{}, outageErrs: map[string]int{}}
 	data := messageData(t, wsID)
 
 	// Publishers: each logical event is published until a 202, with the same
@@ -478,19 +482,23 @@ func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 	}
 	// The killer: SIGKILL at random points of the stream, then restart after a random pause.
 	killAt := thresholds(p.Kills, p.Events)
-	pgAt := []int{}
-	if postgres && p.PGRestarts > 0 {
+	pgAt, outAt := []int{}, []int{}
+	if postgres && p.PGRestarts+p.Outages > 0 {
 		if os.Geteuid() != 0 {
-			t.Logf("not root: skipping the %d PostgreSQL restarts", p.PGRestarts)
+			t.Logf("not root: skipping the %d PostgreSQL restarts and %d outages", p.PGRestarts, p.Outages)
 		} else {
 			pgAt = thresholds(p.PGRestarts, p.Events)
+			// Outages in the middle of the stream, away from the restarts' thresholds.
+			for i := range p.Outages {
+				outAt = append(outAt, p.Events*(2*i+1)/(2*p.Outages)+p.Events/20)
+			}
 		}
 	}
 	streamDone := make(chan struct{})
 	killerDone := make(chan struct{})
 	go func() {
 		defer close(killerDone)
-		for len(killAt) > 0 || len(pgAt) > 0 {
+		for len(killAt) > 0 || len(pgAt) > 0 || len(outAt) > 0 {
 			n := res.acceptedCount()
 			select {
 			case <-streamDone:
@@ -519,6 +527,25 @@ func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 					return
 				}
 				res.pgRestarts.Add(1)
+			case len(outAt) > 0 && n >= outAt[0]:
+				outAt = outAt[1:]
+				srv.mu.Lock()
+				exited := srv.exited
+				srv.mu.Unlock()
+				res.inOutage.Store(true)
+				err := postgresOutage(p.OutageFor)
+				res.inOutage.Store(false)
+				if err != nil {
+					res.fail(err)
+					return
+				}
+				select {
+				case <-exited:
+					res.fail(fmt.Errorf("relaydesk exited during the PostgreSQL outage:\n%s", srv.tail()))
+					return
+				default:
+				}
+				res.outages.Add(1)
 			default:
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -586,14 +613,24 @@ func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 		store = "postgres"
 	}
 	balanced := len(accepted) == delivered+len(missing) && len(missing) == 0
-	summary := fmt.Sprintf("chaos %s: events=%d accepted=%d kills=%d restarts=%d pg_restarts=%d delivered=%d duplicates=%d (%.2f%%) missing=%d ledger=%s "+
+	summary := fmt.Sprintf("chaos %s: events=%d accepted=%d kills=%d restarts=%d pg_restarts=%d outages=%d delivered=%d duplicates=%d (%.2f%%) missing=%d ledger=%s "+
 		"[pending 6 s into the drain=%d; receiver: requests=%d 500s=%d hangs=%d resets=%d bad_signatures=%d; publish retries=%d gave_up=%d stray=%d; manual retries=%d; stream %s, drain %s]",
-		store, p.Events, len(accepted), res.kills.Load(), res.restarts.Load(), res.pgRestarts.Load(), delivered, dups, dupPct, len(missing),
+		store, p.Events, len(accepted), res.kills.Load(), res.restarts.Load(), res.pgRestarts.Load(), res.outages.Load(), delivered, dups, dupPct, len(missing),
 		map[bool]string{true: fmt.Sprintf("balanced(accepted %d == delivered %d + missing %d)", len(accepted), delivered, len(missing)), false: "UNBALANCED"}[balanced],
 		max(firstPending, 0), rc.requests.Load(), rc.fails.Load(), rc.hangs.Load(), rc.resets.Load(), rc.badSig.Load(),
 		res.publishRetries.Load(), res.gaveUp.Load(), stray, res.manualRetries.Load(), streamed.Round(time.Millisecond), drained.Round(time.Millisecond))
 	t.Log(summary)
 	t.Logf("failed publish attempts by cause: %v", res.publishErrs)
+	if res.outages.Load() > 0 {
+		t.Logf("during the outage: %v", res.outageErrs)
+		for why, n := range res.outageErrs {
+			// While the database is away a publish is refused with 503 (and Retry-After);
+			// any other 5xx, or a 2xx for an event that was not stored, is a failure.
+			if len(why) >= 3 && why[0] == '5' && !strings.HasPrefix(why, "503") {
+				t.Errorf("%d publishes answered %q during the outage; want 503", n, why)
+			}
+		}
+	}
 	fmt.Println(summary) // visible without -v: the figure the run exists for
 
 	if len(accepted) != p.Events-int(res.gaveUp.Load()) {
@@ -654,6 +691,9 @@ func publish(c *client, res *outcome, wsID string, data json.RawMessage, runID s
 		}
 		res.mu.Lock()
 		res.publishErrs[why]++
+		if res.inOutage.Load() {
+			res.outageErrs[why]++
+		}
 		res.mu.Unlock()
 		if time.Now().After(deadline) {
 			res.gaveUp.Add(1)
@@ -687,17 +727,12 @@ func (o *outcome) missing(got map[string]int) []string {
 
 // retryStuck asks for one more attempt, now, of every delivery waiting for a retry.
 func retryStuck(t *testing.T, admin *client, res *outcome) {
-	// pending: a job River had fetched when the process was killed stays "running" in River
-	// until its rescuer gives it back (RescueStuckJobsAfter = lease + 1 min), and its
-	// delivery stays pending meanwhile; only those older than 5 s are retried by hand.
-	old := url.QueryEscape(time.Now().Add(-5 * time.Second).UTC().Format(time.RFC3339Nano))
-	for _, state := range []string{"retrying", "failed", "pending"} {
+	// Pending and delivering deliveries are never retried by hand: a killed process's are
+	// due again when their lease ends (8 s), and the drain must show they are.
+	for _, state := range []string{"retrying", "failed"} {
 		cursor := ""
 		for {
 			path := "/v1/deliveries?limit=100&status=" + state
-			if state == "pending" {
-				path += "&until=" + old
-			}
 			if cursor != "" {
 				path += "&cursor=" + cursor
 			}
@@ -765,6 +800,23 @@ func thresholds(n, total int) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// postgresOutage stops the local cluster for d, then starts it again (full run, as root).
+func postgresOutage(d time.Duration) error {
+	versions, err := os.ReadDir("/etc/postgresql")
+	if err != nil || len(versions) == 0 {
+		return fmt.Errorf("no /etc/postgresql cluster to stop: %v", err)
+	}
+	v := versions[0].Name()
+	if out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", v, "main", "stop", "-m", "fast").CombinedOutput(); err != nil {
+		return fmt.Errorf("stop PostgreSQL: %v: %s", err, out)
+	}
+	time.Sleep(d)
+	if out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", v, "main", "start").CombinedOutput(); err != nil {
+		return fmt.Errorf("start PostgreSQL: %v: %s", err, out)
+	}
+	return nil
 }
 
 // restartPostgres restarts the local cluster (full run, as root only).
