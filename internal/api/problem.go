@@ -20,6 +20,35 @@ import (
 // fetched; docs/operations.md lists the problem types.
 const MalformedJSONType = "tag:relaydesk.dev,2026:problem:malformed-json"
 
+// DatabaseUnavailableType is the problem type of a 503 answered while the database is
+// unreachable (PostgreSQL down or restarting, SQLite's file locked or its disk full). It
+// comes with Retry-After: RetryAfterUnavailable seconds. Nothing the request asked for
+// was stored; the same request (with the same Idempotency-Key) may be sent again.
+const DatabaseUnavailableType = "tag:relaydesk.dev,2026:problem:database-unavailable"
+
+// RetryAfterUnavailable is the Retry-After, in seconds, of a database-unavailable 503.
+const RetryAfterUnavailable = 5
+
+func unavailable() huma.StatusError {
+	return &huma.ErrorModel{Type: DatabaseUnavailableType, Status: http.StatusServiceUnavailable, Title: "Database unavailable",
+		Detail: "the database is unreachable right now, so nothing was stored; send the request again in a few seconds"}
+}
+
+// writeProblem writes a ready-made problem (in middleware, where huma.WriteErr would
+// build a generic one).
+func writeProblem(api huma.API, ctx huma.Context, e huma.StatusError) error {
+	ct, err := api.Negotiate(ctx.Header("Accept"))
+	if err != nil {
+		ct = "application/json"
+	}
+	if f, ok := e.(huma.ContentTypeFilter); ok {
+		ct = f.ContentType(ct)
+	}
+	ctx.SetHeader("Content-Type", ct)
+	ctx.SetStatus(e.GetStatus())
+	return api.Marshal(ctx.BodyWriter(), ct, e)
+}
+
 // Lengths kept of what a request sent, when an error mentions it: the 60 KiB body of a
 // refused request must not come back as an 80 KiB answer (issue 18).
 const (

@@ -197,6 +197,7 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.DB.Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", "5")
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 		return
 	}
