@@ -82,6 +82,8 @@ func Register[I, O any](s *Server, op huma.Operation, need access.Need, h func(c
 	if need.Auth != access.Public {
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	}
+	// Any route may find the database unreachable: 503 with Retry-After (problem.go).
+	op.Errors = append(op.Errors, http.StatusServiceUnavailable)
 	s.Routes.Add(access.Route{Kind: "api", Method: op.Method, Path: op.Path, Need: need})
 	huma.Register(s.API, op, h)
 }

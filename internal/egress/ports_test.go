@@ -3,6 +3,8 @@ package egress
 import (
 	"errors"
 	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +174,28 @@ func TestPortPolicyAtDialTime(t *testing.T) {
 	// Without dev mode the same loopback connection is refused by the address policy.
 	if _, err := (Policy{}).Client(time.Second).Get("https://127.0.0.1:" + port + "/"); !IsBlocked(err) || accepts.Load() != 1 {
 		t.Fatalf("prod, loopback: %v, %d connections", err, accepts.Load())
+	}
+}
+
+// TestPortListDocumented: docs/operations.md lists every port the default set refuses.
+func TestPortListDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	start := strings.Index(doc, "## Endpoint ports")
+	if start < 0 {
+		t.Fatal("docs/operations.md has no Endpoint ports section")
+	}
+	section := doc[start:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	for _, s := range DeniedServicePorts {
+		p := strconv.Itoa(s.Port)
+		if !strings.Contains(section, " "+p+" ") && !strings.Contains(section, " "+p+",") && !strings.Contains(section, p+"–") && !strings.Contains(section, "–"+p) {
+			t.Errorf("port %d (%s) is refused by default but not listed in docs/operations.md", s.Port, s.Service)
+		}
 	}
 }
