@@ -219,8 +219,9 @@ func (c Config) Validate() error {
 // has checked EndpointPorts.
 func (c Config) EgressPolicy() egress.Policy {
 	p := egress.Policy{AllowPrivate: c.AllowPrivateEndpoints}
-	if c.EndpointPorts != "" {
-		p.Ports, _ = egress.ParsePorts(c.EndpointPorts)
+	// The default set (unset or "default") stays nil, so development mode adds 80 to it.
+	if ports, err := egress.ParsePorts(c.EndpointPorts); err == nil && ports != egress.DefaultPorts() {
+		p.Ports = ports
 	}
 	return p
 }

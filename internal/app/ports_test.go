@@ -74,7 +74,10 @@ func TestEndpointPortsConfig(t *testing.T) {
 			t.Errorf("Validate(%q) = %v, want an error naming %s", bad, err, app.EnvEndpointPorts)
 		}
 	}
-	if p := app.DefaultConfig().EgressPolicy(); p.Ports != nil {
-		t.Errorf("default config has ports %v, want nil (the default set)", p.Ports)
+	for _, spec := range []string{"", "default", " default "} {
+		c.EndpointPorts = spec
+		if p := c.EgressPolicy(); p.Ports != nil {
+			t.Errorf("EndpointPorts %q: ports %v, want nil (the default set, plus 80 in development mode)", spec, p.Ports)
+		}
 	}
 }
