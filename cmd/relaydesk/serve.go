@@ -23,6 +23,7 @@ func configFlags(fs *pflag.FlagSet) func() (app.Config, error) {
 	fs.StringVar(&c.Role, "role", def.Role, "all, api or worker ("+app.EnvRole+")")
 	fs.StringVar(&c.LogLevel, "log-level", def.LogLevel, "debug, info, warn or error ("+app.EnvLogLevel+")")
 	fs.BoolVar(&c.AllowPrivateEndpoints, "allow-private-endpoints", def.AllowPrivateEndpoints, "let webhooks reach http:// and private addresses: dev and tests only ("+app.EnvAllowPrivate+")")
+	fs.StringVar(&c.EndpointPorts, "endpoint-ports", def.EndpointPorts, "TCP ports endpoints may use, e.g. 443,1024-65535,!6379 or default,80; empty: 443 and 1024-65535 minus well-known service ports ("+app.EnvEndpointPorts+")")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", def.SecureCookies, "mark cookies Secure behind an HTTPS proxy ("+app.EnvSecureCookies+")")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", def.DeliveryTimeout, "timeout of one delivery attempt ("+app.EnvTimeout+")")
 	fs.IntVar(&c.Workers, "workers", def.Workers, "concurrent deliveries in this process ("+app.EnvWorkers+")")

@@ -82,6 +82,8 @@ func Register[I, O any](s *Server, op huma.Operation, need access.Need, h func(c
 	if need.Auth != access.Public {
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	}
+	// Any route may find the database unreachable: 503 with Retry-After (problem.go).
+	op.Errors = append(op.Errors, http.StatusServiceUnavailable)
 	s.Routes.Add(access.Route{Kind: "api", Method: op.Method, Path: op.Path, Need: need})
 	huma.Register(s.API, op, h)
 }
@@ -100,6 +102,12 @@ func (s *Server) enforce(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	p, err := s.Auth.Principal(r)
+	if err != nil && store.IsUnavailable(err) {
+		s.Log.Warn("authenticate: database unavailable", "err", err)
+		ctx.SetHeader("Retry-After", strconv.Itoa(RetryAfterUnavailable))
+		_ = writeProblem(s.API, ctx, unavailable())
+		return
+	}
 	if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
 		s.Log.Error("authenticate", "err", err)
 		_ = huma.WriteErr(s.API, ctx, http.StatusInternalServerError, "could not check the credential")
@@ -140,8 +148,9 @@ func forbidden(need access.Need, p *access.Principal) string {
 	}
 }
 
-// Problem maps a domain error to an API error: not found → 404, anything unknown → 500
-// (logged, never echoed).
+// Problem maps a domain error to an API error: not found → 404, the database unreachable
+// → 503 with Retry-After (nothing was stored; send the request again), anything unknown →
+// 500 (logged, never echoed).
 func (s *Server) Problem(ctx context.Context, err error) error {
 	var se huma.StatusError
 	switch {
@@ -151,6 +160,9 @@ func (s *Server) Problem(ctx context.Context, err error) error {
 		return huma.Error404NotFound("not found")
 	case errors.Is(err, context.Canceled):
 		return huma.NewError(499, "request cancelled")
+	case store.IsUnavailable(err):
+		s.Log.WarnContext(ctx, "database unavailable", "err", err)
+		return huma.ErrorWithHeaders(unavailable(), http.Header{"Retry-After": {strconv.Itoa(RetryAfterUnavailable)}})
 	}
 	s.Log.ErrorContext(ctx, "request failed", "err", err)
 	return huma.Error500InternalServerError("internal error")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -88,13 +89,19 @@ func eventError(prefix string, err error) error {
 }
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields and trailing data;
-// errors name the field under prefix.
+// errors name the field under prefix and say what was expected. A body that is not JSON
+// at all gets the malformed-JSON answer (the same on every route).
 func decodeStrict(b []byte, v any, prefix string) error {
+	if prefix == "" {
+		if err := checkJSON(b); err != nil {
+			return err
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil && dec.More() {
-		err = errors.New("trailing data after the JSON object")
+		return malformedJSON("trailing data after the JSON object")
 	}
 	if err == nil {
 		return nil
@@ -104,16 +111,67 @@ func decodeStrict(b []byte, v any, prefix string) error {
 		at = "body"
 	}
 	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te) && te.Field != "":
-		return eventError(prefix, &event.ValidationError{Field: te.Field, Reason: "must be a JSON " + te.Value + " of the documented type"})
+		field := jsonField(te.Field)
+		return eventError(prefix, &event.ValidationError{Field: field, Reason: "must be " + expected(field, te.Type) + ", not " + article(te.Value)})
 	case errors.As(err, &te):
-		return eventError("", &event.ValidationError{Field: at, Reason: "must be a JSON object"})
+		return eventError("", &event.ValidationError{Field: at, Reason: "must be a JSON object, not " + article(te.Value)})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return eventError(prefix, &event.ValidationError{Field: name, Reason: "unknown field"})
+		return eventError(prefix, &event.ValidationError{Field: Excerpt(name, maxValueExcerpt), Reason: "unknown field"})
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		return malformedJSON(err.Error())
 	}
 	return eventError("", &event.ValidationError{Field: at, Reason: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")})
+}
+
+// jsonField is a decoder's field path without the Go names of embedded structs.
+func jsonField(f string) string {
+	return strings.TrimPrefix(f, "publishEvent.")
+}
+
+// expected says in words what JSON a field of Go type t takes.
+func expected(field string, t reflect.Type) string {
+	switch {
+	case strings.HasSuffix(field, "workspaceId"):
+		return "a string: the workspace's id (a ULID such as 01K6N5WEYHS5N0796ZSQ2R5V8B)"
+	case strings.HasSuffix(field, "occurredAt"):
+		return "a string: an RFC 3339 time such as 2025-11-19T14:28:39.459465Z"
+	}
+	if t == nil {
+		return "another JSON type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another JSON type"
+}
+
+// article names a JSON kind as the decoder reports it ("number", "string", …).
+func article(kind string) string {
+	switch {
+	case kind == "":
+		return "this value"
+	case kind == "array" || kind == "object":
+		return "an " + kind
+	case strings.HasPrefix(kind, "number"):
+		return "a number"
+	}
+	return "a " + kind
 }
 
 func (e publishEvent) input(headerKey string) (relay.Input, error) {
@@ -127,7 +185,10 @@ func (e publishEvent) input(headerKey string) (relay.Input, error) {
 	if e.OccurredAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
 		if err != nil {
-			return in, &event.ValidationError{Field: "occurredAt", Reason: "must be an RFC 3339 time"}
+			return in, &event.ValidationError{Field: "occurredAt", Reason: "must be an RFC 3339 time such as 2025-11-19T14:28:39.459465Z"}
+		}
+		if reason := event.CheckTime(t); reason != "" {
+			return in, &event.ValidationError{Field: "occurredAt", Reason: reason}
 		}
 		in.OccurredAt = t
 	}

@@ -133,6 +133,9 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 		Description: "Creates a relay, paused: switch it on with POST /v1/relays/{id}/enable. A definition problem is a 422 naming the field.",
 		Tags:        tags, DefaultStatus: http.StatusCreated},
 		editor, func(ctx context.Context, in *rawJSON) (*relayOut, error) {
+			if err := checkJSON(in.RawBody); err != nil {
+				return nil, err
+			}
 			d, err := relay.DecodeDefinition(in.RawBody)
 			if err != nil {
 				return nil, s.relayProblem(ctx, err, nil)
@@ -161,6 +164,9 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 			ID      string `path:"id" maxLength:"26" doc:"The relay's id."`
 			RawBody []byte
 		}) (*relayOut, error) {
+			if err := checkJSON(in.RawBody); err != nil {
+				return nil, err
+			}
 			ws := access.From(ctx).WorkspaceID
 			var patch map[string]json.RawMessage
 			if err := json.Unmarshal(in.RawBody, &patch); err != nil || patch == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -113,6 +114,9 @@ func (s *Server) RegisterTeam(t *team.Service, publicURL string) {
 				RoleID string `json:"roleId" minLength:"1" maxLength:"26"`
 			}
 		}) (*struct{ Body team.Member }, error) {
+			if strings.IndexByte(in.Body.RoleID, 0) >= 0 { // an id never has one; PostgreSQL refuses it in text
+				return nil, huma.Error422UnprocessableEntity("roleId: no such role", &huma.ErrorDetail{Location: "body.roleId", Message: "no such role"})
+			}
 			m, err := t.ChangeRole(ctx, access.From(ctx), in.UserID, in.Body.RoleID)
 			if err != nil {
 				return nil, fail(ctx, err)

@@ -26,7 +26,6 @@ import (
 	"github.com/relaydesk/relaydesk/internal/auth"
 	"github.com/relaydesk/relaydesk/internal/credential"
 	"github.com/relaydesk/relaydesk/internal/delivery"
-	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/health"
 	"github.com/relaydesk/relaydesk/internal/notify"
@@ -120,7 +119,7 @@ func (a *App) build(ctx context.Context) error {
 		IPRate: a.Config.IPRateLimit, IPBurst: a.Config.IPRateBurst})
 	a.API.UseRateLimits(a.RateLimiter)
 	a.API.RegisterFoundation()
-	policy := egress.Policy{AllowPrivate: a.Config.AllowPrivateEndpoints}
+	policy := a.Config.EgressPolicy()
 	if a.Endpoints, err = endpoint.New(a.DB, a.MasterKey, policy, &delivery.Sender{Client: policy.Client(a.Config.DeliveryTimeout),
 		UserAgent: "relaydesk/" + a.Config.Version}); err != nil {
 		return err
@@ -133,6 +132,9 @@ func (a *App) build(ctx context.Context) error {
 		Retention: retention(a.Config.Retention)}); err != nil {
 		return err
 	}
+	// The engine builds its client from AllowPrivate alone; deliveries go through the
+	// configured policy (ports included), like test-sends.
+	a.Deliveries.Sender = &delivery.Sender{Client: policy.Client(a.Config.DeliveryTimeout), UserAgent: "relaydesk/" + a.Config.Version}
 	a.Deliveries.Targets = a.Endpoints
 	a.API.RegisterDeliveries(a.Deliveries)
 	a.Web = web.New(a.mux, a.Routes, a.Auth, a.Accounts, a.API.Throttle, a.Log)
@@ -153,7 +155,7 @@ func (a *App) build(ctx context.Context) error {
 	// API keys (acting as their member), Zapier REST hooks, the API docs page (issue 8).
 	a.APIKeys = &apikey.Service{DB: a.DB}
 	a.Auth.Keys = append(a.Auth.Keys, a.APIKeys)
-	a.Hooks = &apikey.Hooks{DB: a.DB, Policy: egress.Policy{AllowPrivate: a.Config.AllowPrivateEndpoints}}
+	a.Hooks = &apikey.Hooks{DB: a.DB, Policy: policy}
 	a.API.RegisterAPIKeys(a.APIKeys)
 	a.API.RegisterZapier(a.Hooks)
 	a.Web.RegisterAPIKeys(a.APIKeys, a.Hooks)
@@ -197,6 +199,7 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.DB.Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", "5")
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 		return
 	}

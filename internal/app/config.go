@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/relaydesk/relaydesk/internal/egress"
 )
 
 // Config is every setting; each is a flag of `relaydesk serve` and an environment variable.
@@ -19,6 +21,11 @@ type Config struct {
 	MasterKey string
 	// AllowPrivateEndpoints lets webhooks reach http:// and private addresses (dev and tests).
 	AllowPrivateEndpoints bool
+	// EndpointPorts are the TCP ports endpoints may use, checked when an endpoint is saved
+	// and before every connection (RELAYDESK_ENDPOINT_PORTS; egress.ParsePorts' syntax,
+	// e.g. "443,1024-65535,!6379"). Empty: 443 and 1024–65535 minus well-known service
+	// ports (egress.DeniedServicePorts).
+	EndpointPorts string
 	// Role: "all" (default), "api" (HTTP only) or "worker" (deliveries only).
 	Role            string
 	LogLevel        string        // RELAYDESK_LOG_LEVEL: debug, info, warn, error
@@ -57,6 +64,7 @@ const (
 	EnvDatabaseURL   = "RELAYDESK_DATABASE_URL"
 	EnvMasterKey     = "RELAYDESK_MASTER_KEY"
 	EnvAllowPrivate  = "RELAYDESK_ALLOW_PRIVATE_ENDPOINTS"
+	EnvEndpointPorts = "RELAYDESK_ENDPOINT_PORTS"
 	EnvRole          = "RELAYDESK_ROLE"
 	EnvLogLevel      = "RELAYDESK_LOG_LEVEL"
 	EnvSecureCookies = "RELAYDESK_SECURE_COOKIES"
@@ -117,6 +125,7 @@ func (c Config) FromEnv() (Config, error) {
 	str(EnvDataDir, &c.DataDir)
 	str(EnvDatabaseURL, &c.DatabaseURL)
 	str(EnvMasterKey, &c.MasterKey)
+	str(EnvEndpointPorts, &c.EndpointPorts)
 	str(EnvRole, &c.Role)
 	str(EnvLogLevel, &c.LogLevel)
 	str(EnvSMTPURL, &c.SMTPURL)
@@ -197,8 +206,22 @@ func (c Config) Validate() error {
 	if c.Retention < 0 {
 		return fmt.Errorf("retention must not be negative (0 keeps everything)")
 	}
+	if _, err := egress.ParsePorts(c.EndpointPorts); err != nil {
+		return fmt.Errorf("endpoint ports (%s): %w", EnvEndpointPorts, err)
+	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://") {
 		return fmt.Errorf("public URL %q: want https://host", c.PublicURL)
 	}
 	return nil
+}
+
+// EgressPolicy is the outbound address and port policy the settings ask for. Validate
+// has checked EndpointPorts.
+func (c Config) EgressPolicy() egress.Policy {
+	p := egress.Policy{AllowPrivate: c.AllowPrivateEndpoints}
+	// The default set (unset or "default") stays nil, so development mode adds 80 to it.
+	if ports, err := egress.ParsePorts(c.EndpointPorts); err == nil && ports != egress.DefaultPorts() {
+		p.Ports = ports
+	}
+	return p
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/api"
+	"github.com/relaydesk/relaydesk/internal/app"
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
@@ -25,8 +27,41 @@ import (
 // 4xx must leave every table as it was.
 type hostileCase struct {
 	kind, method, path string
+	route              access.Route // the route the case is for (path is filled in)
 	body               []byte
 	strict             bool
+	// malformed: the body is not JSON; the caller the route is for must get the one
+	// malformed-JSON problem (issue 20), whatever the route.
+	malformed bool
+}
+
+// malformedBodies are the garbage bodies that are not JSON at all.
+var malformedBodies = map[string]bool{"truncated JSON": true, "open brace": true, "not JSON": true, "trailing garbage": true,
+	"bare comma": true, "NUL byte": true, "10k [": true}
+
+// checkMalformedShape reports how res differs from the one malformed-JSON answer.
+func checkMalformedShape(res *apptest.Response) string {
+	var p struct {
+		Type, Title, Detail string
+		Status              int
+		Errors              []struct{ Location, Message string }
+	}
+	if res.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(res.Body, &p) != nil {
+		return fmt.Sprintf("not problem+json: %q %.200s", res.Header.Get("Content-Type"), res.Body)
+	}
+	switch {
+	case res.Status != http.StatusBadRequest || p.Status != http.StatusBadRequest:
+		return fmt.Sprintf("status %d (problem says %d), want 400", res.Status, p.Status)
+	case p.Type != api.MalformedJSONType:
+		return fmt.Sprintf("type %q, want %q", p.Type, api.MalformedJSONType)
+	case p.Title != "Malformed JSON" || !strings.HasPrefix(p.Detail, "the request body is not valid JSON: "):
+		return fmt.Sprintf("title %q detail %q", p.Title, p.Detail)
+	case len(p.Errors) != 1 || p.Errors[0].Location != "body" || p.Errors[0].Message == "":
+		return fmt.Sprintf("errors %+v, want one at location body", p.Errors)
+	case len(res.Body) > 1024:
+		return fmt.Sprintf("%d-byte answer", len(res.Body))
+	}
+	return ""
 }
 
 // Bad ids for path parameters: each must be a 4xx (404 or 422), never a 5xx or a 3xx.
@@ -107,6 +142,8 @@ var fieldValues = map[string]any{
 // the caller the route is for (Admin, platform token, anonymous) and unauthenticated:
 // never a 5xx, always problem+json naming the problem, and nothing half-written.
 func TestHostileInput(t *testing.T) {
+	// Rate limits off: a 429 would hide the answer the input gets.
+	noLimits := func(c *app.Config) { c.RateLimit, c.IPRateLimit = 0, 0 }
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
 		ws := env.NewWorkspace("Hostile")
 		platform := env.PlatformToken()
@@ -147,12 +184,16 @@ func TestHostileInput(t *testing.T) {
 				t.Errorf("%s %s is in the route table but not in the OpenAPI document", r.Method, r.Path)
 				continue
 			}
-			cases = append(cases, routeCorpus(oapi, r, op, fix)...)
+			for _, c := range routeCorpus(oapi, r, op, fix) {
+				c.route = r
+				cases = append(cases, c)
+			}
 		}
 
 		tables := tableNames(t, env.DB())
 		before := rowCounts(t, env.DB(), tables)
 		fiveXX, nonProblem, halfWritten, sent := 0, 0, 0, 0
+		malformedRoutes := map[string]bool{}
 		accepted := map[string]int{}
 		findings := map[string]int{}
 		check := func(who string, c *apptest.Client, hc hostileCase) {
@@ -163,6 +204,16 @@ func TestHostileInput(t *testing.T) {
 				return
 			}
 			where := fmt.Sprintf("%s %s %s [%s, %d-byte body %.80q]", who, hc.method, shorten(hc.path), hc.kind, len(hc.body), hc.body)
+			if hc.malformed && who != "unauthenticated" {
+				malformedRoutes[hc.route.Method+" "+hc.route.Path] = true
+				if diff := checkMalformedShape(res); diff != "" {
+					t.Errorf("malformed JSON answered differently: %s: %s", where, diff)
+				}
+			}
+			// Whatever the input, an error echoes at most a short excerpt of it.
+			if res.Status >= 400 && len(hc.body) > 8<<10 && len(res.Body) > 2<<10 {
+				t.Errorf("echo: %s → %d with a %d-byte answer: %.200s", where, res.Status, len(res.Body), res.Body)
+			}
 			if res.Status >= 500 {
 				fiveXX++
 				t.Errorf("5xx: %s → %d %s", where, res.Status, res.Body)
@@ -199,7 +250,9 @@ func TestHostileInput(t *testing.T) {
 			before = after
 		}
 		for _, hc := range cases {
-			r, _ := env.App.Routes.Lookup(hc.method, r0(hc.path))
+			// The route's own need: looking the filled-in path up would find nothing for a
+			// route with a path parameter, and send it only unauthenticated.
+			r := hc.route
 			switch r.Need.Auth {
 			case access.Platform:
 				check("platform", platform, hc)
@@ -217,15 +270,18 @@ func TestHostileInput(t *testing.T) {
 			keys = append(keys, fmt.Sprintf("%s ×%d", k, n))
 		}
 		sort.Strings(keys)
-		t.Logf("hostile input: %d API routes, corpus %d cases, %d requests sent; 5xx=%d, not problem+json=%d, half-written=%d; accepted (odd but valid field values) on: %s",
-			routes, len(cases), sent, fiveXX, nonProblem, halfWritten, strings.Join(keys, ", "))
+		t.Logf("hostile input: %d API routes, corpus %d cases, %d requests sent; 5xx=%d, not problem+json=%d, half-written=%d; malformed-JSON shape checked on %d routes with a body; accepted (odd but valid field values) on: %s",
+			routes, len(cases), sent, fiveXX, nonProblem, halfWritten, len(malformedRoutes), strings.Join(keys, ", "))
+		if len(malformedRoutes) < 15 {
+			t.Errorf("the malformed-JSON shape was checked on only %d routes", len(malformedRoutes))
+		}
 		for reason, n := range findings {
 			t.Logf("known finding (not failed here, reported): %s — %d requests", reason, n)
 		}
 		if routes < 10 {
 			t.Errorf("only %d API routes in the table", routes)
 		}
-	})
+	}, noLimits)
 }
 
 // routeCorpus is every hostile request for one route.
@@ -293,7 +349,7 @@ func routeCorpus(oapi *huma.OpenAPI, r access.Route, op *huma.Operation, fix map
 	// 3. Garbage bodies.
 	for name, b := range garbageBodies() {
 		// encoding/json replaces invalid UTF-8 with U+FFFD rather than failing.
-		out = append(out, hostileCase{kind: name, method: r.Method, path: goodPath, body: b, strict: name != "invalid UTF-8"})
+		out = append(out, hostileCase{kind: name, method: r.Method, path: goodPath, body: b, strict: name != "invalid UTF-8", malformed: malformedBodies[name]})
 	}
 	over := `{"name":"` + strings.Repeat("a", int(op.MaxBodyBytes)+1024) + `"}`
 	out = append(out, hostileCase{kind: "oversize body", method: r.Method, path: goodPath, body: []byte(over), strict: true})

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/access"
-	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/health"
 	"github.com/relaydesk/relaydesk/internal/notify"
 	"github.com/relaydesk/relaydesk/webhook"
@@ -31,7 +30,7 @@ func (a *App) buildOperability(ctx context.Context) error {
 		a.Notify.Mailer = a.Team.Mailer
 	}
 	if a.Config.PlatformWebhookURL != "" {
-		policy := egress.Policy{AllowPrivate: a.Config.AllowPrivateEndpoints}
+		policy := a.Config.EgressPolicy()
 		if _, err := policy.CheckURL(ctx, a.Config.PlatformWebhookURL); err != nil {
 			return fmt.Errorf("%s: %w", EnvPlatformHook, err)
 		}

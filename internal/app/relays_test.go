@@ -358,7 +358,7 @@ func TestPublishRefusesBadEvents(t *testing.T) {
 				}
 				return s
 			}()}, 422, "at most 500"},
-			{"not JSON", "{", 422, "invalid JSON"},
+			{"not JSON", "{", 400, "Malformed JSON"}, // the one malformed-JSON answer (issue 20)
 		} {
 			res := producer.Do("POST", "/v1/platform/events", tc.body)
 			if res.Status != tc.status || !strings.Contains(string(res.Body), tc.want) {

@@ -27,8 +27,8 @@ const (
 // Client returns the guarded HTTP client for deliveries and test-sends.
 // Build it once and share it: its connection pool is the point.
 //
-//   - every connection's address is checked with CheckIP just before the
-//     socket connects (net.Dialer.ControlContext), whatever resolved it, so
+//   - every connection's address and port are checked with CheckIP and
+//     CheckPort just before the socket connects (net.Dialer.ControlContext), whatever resolved it, so
 //     DNS rebinding cannot reach a refused address; host forms refused by
 //     CheckURL (numeric notations, localhost) are refused before resolving;
 //   - no proxy from the environment; redirects are never followed (the 3xx
@@ -144,7 +144,10 @@ func (p Policy) control(_ context.Context, network, address string, _ syscall.Ra
 	if err != nil {
 		return &HostError{Host: address, Reason: "cannot parse the address " + address}
 	}
-	return p.CheckIP(ap.Addr())
+	if err := p.CheckIP(ap.Addr()); err != nil {
+		return err
+	}
+	return p.CheckPort(ap.Addr(), int(ap.Port()))
 }
 
 // IsBlocked reports whether err (from CheckURL, CheckIP or a request through

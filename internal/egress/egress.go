@@ -34,6 +34,11 @@ type Policy struct {
 	// resolution with Happy Eyeballs; every address is still checked before
 	// connecting).
 	Resolver Resolver
+
+	// Ports are the TCP ports endpoints may use (RELAYDESK_ENDPOINT_PORTS), checked at
+	// save time and at dial time like addresses. Nil means DefaultPorts (plus 80 when
+	// AllowPrivate is set). With AllowPrivate any port on loopback is allowed.
+	Ports *Ports
 }
 
 // ErrBlocked is matched (errors.Is) by every refusal of an address or host

@@ -34,7 +34,8 @@ const resolveTimeout = 5 * time.Second
 //     curl would read as a number (2130706433, 0177.0.0.1, 0x7f.1, 127.1)
 //     are refused, since Go's resolver and the C library disagree about them;
 //   - not "localhost" or a name under .localhost (unless AllowPrivate);
-//   - every address the host resolves to passes [Policy.CheckIP].
+//   - every address the host resolves to passes [Policy.CheckIP];
+//   - the port (443 or 80 when not given) passes [Policy.CheckPort] for each of them.
 func (p Policy) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	raw = strings.TrimSpace(raw)
 	fail := func(err error, format string, args ...any) (*url.URL, error) {
@@ -88,10 +89,16 @@ func (p Policy) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	if host == "" {
 		return fail(nil, "the URL must have a host")
 	}
+	portNum := 443
+	if u.Scheme == "http" {
+		portNum = 80
+	}
 	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
 			return fail(nil, "the port %s is not valid; it must be between 1 and 65535", port)
 		}
+		portNum = n
 	}
 
 	h, ip, err := p.normalizeHost(host)
@@ -101,6 +108,9 @@ func (p Policy) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	if ip.IsValid() {
 		if err := p.CheckIP(ip); err != nil {
 			return fail(err, "the host %s", err.Error())
+		}
+		if err := p.CheckPort(ip, portNum); err != nil {
+			return fail(err, "the %s", err.Error())
 		}
 	} else {
 		rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
@@ -124,6 +134,9 @@ func (p Policy) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 				var ae *AddrError
 				errors.As(err, &ae)
 				return fail(err, "the host %s resolves to %s, %s; only public internet addresses are allowed", h, ae.Addr, ae.Class)
+			}
+			if err := p.CheckPort(addr.Unmap(), portNum); err != nil {
+				return fail(err, "the %s", err.Error())
 			}
 		}
 	}

@@ -381,8 +381,8 @@ func timestamp(field path, v []byte) (time.Time, error) {
 		return time.Time{}, field.err("must be an RFC 3339 time such as 2025-11-19T14:28:39.459465Z")
 	}
 	t = t.UTC().Truncate(time.Microsecond)
-	if y := t.Year(); y < 1970 || y > 9999 {
-		return time.Time{}, field.err("year out of range")
+	if reason := CheckTime(t); reason != "" {
+		return time.Time{}, field.err(reason)
 	}
 	return t, nil
 }

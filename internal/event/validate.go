@@ -37,6 +37,29 @@ const (
 // than this is refused without being compacted.
 const maxRawDataBytes = 4 * MaxEnvelopeBytes
 
+// The window of times an event may carry (data.createdAt, the producer API's occurredAt):
+// from Earliest to MaxFuture ahead of relaydesk's clock. Year 1 (an unset time in many
+// languages), 1970 (a zero Unix time) and dates in the far future are mistakes, and
+// relays' activeHours would judge them as if they were true. The day ahead allows for
+// clocks that drift and for local times sent as UTC (at most 14 h off).
+var (
+	Earliest  = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxFuture = 24 * time.Hour
+	// Now is relaydesk's clock (tests replace it).
+	Now = time.Now
+)
+
+// CheckTime returns "" when t is inside the window, else a reason saying what is expected.
+func CheckTime(t time.Time) string {
+	switch {
+	case t.Before(Earliest):
+		return "must be a time after " + Earliest.Format(time.RFC3339) + ", not " + t.UTC().Format(time.RFC3339)
+	case t.After(Now().Add(MaxFuture)):
+		return "must not be more than 24 hours in the future, not " + t.UTC().Format(time.RFC3339)
+	}
+	return ""
+}
+
 // ErrTooLarge is wrapped by the ValidationError of data (or an envelope) over
 // the size limit; the producer API answers 413 for it, 422 for the others.
 var ErrTooLarge = errors.New("event too large")

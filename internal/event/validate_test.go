@@ -232,3 +232,27 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckTimeWindow(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	defer func(f func() time.Time) { Now = f }(Now)
+	Now = func() time.Time { return now }
+	for _, c := range []struct {
+		t  time.Time
+		ok bool
+	}{
+		{time.Time{}, false},
+		{time.Unix(0, 0), false},
+		{Earliest.Add(-time.Microsecond), false},
+		{Earliest, true},
+		{now, true},
+		{now.Add(-20 * 365 * 24 * time.Hour), true},
+		{now.Add(MaxFuture), true},
+		{now.Add(MaxFuture + time.Second), false},
+		{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), false},
+	} {
+		if got := CheckTime(c.t); (got == "") != c.ok {
+			t.Errorf("CheckTime(%s) = %q, want ok=%v", c.t.Format(time.RFC3339Nano), got, c.ok)
+		}
+	}
+}

@@ -176,6 +176,9 @@ func (d *Definition) Validate() error {
 	if utf8.RuneCountInString(d.Description) > MaxDescriptionLen {
 		return fieldErr("description", "longer than "+strconv.Itoa(MaxDescriptionLen)+" characters")
 	}
+	if strings.IndexByte(d.Description, 0) >= 0 { // PostgreSQL refuses NUL in text
+		return fieldErr("description", "must not contain a NUL character")
+	}
 	if d.Trigger == "" {
 		return fieldErr("trigger", "required")
 	}

@@ -59,14 +59,20 @@ func Postgres(t testing.TB) *store.DB {
 	return db
 }
 
+// AdminURL is the PostgreSQL server tests use: RELAYDESK_TEST_DATABASE_URL, or
+// DefaultAdminURL.
+func AdminURL() string {
+	if u := os.Getenv("RELAYDESK_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return DefaultAdminURL
+}
+
 // PostgresURL creates an empty throwaway database and returns its URL (for tests that
 // start relaydesk processes themselves).
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv("RELAYDESK_TEST_DATABASE_URL")
-	if admin == "" {
-		admin = DefaultAdminURL
-	}
+	admin := AdminURL()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	adb, err := sql.Open("pgx", admin)
