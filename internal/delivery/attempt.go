@@ -64,7 +64,7 @@ func (s *Service) attempt(ctx context.Context, c *claimed) outcome {
 	number := c.Attempts + 1
 	started := s.now()
 	res := s.Sender.Send(ctx, Request{URL: t.URL, EventID: c.EventID, EventName: c.EventName, DeliveryID: c.ID,
-		Attempt: number, Body: c.body, Secrets: t.Secrets, Now: started})
+		Attempt: number, Body: c.body, Secrets: t.Secrets, Keys: t.Keys, Now: started})
 	if ctx.Err() != nil && res.Err != nil {
 		// Stopping: this is not the receiver's failure. Give the delivery back; it is
 		// attempted again at once, by this process after a restart or by another.
