@@ -62,6 +62,8 @@ func (s *Service) attempt(ctx context.Context, a attemptArgs) error {
 		return fmt.Errorf("endpoint %s: %w", c.EndpointID, err)
 	case !t.Enabled:
 		reason = disabledReason(t)
+	case t.Refused != "":
+		reason = ReasonRefused + ": " + t.Refused
 	case len(t.Secrets) == 0:
 		reason = ReasonNoSecret
 	}

@@ -32,7 +32,7 @@ func (s *Service) Target(ctx context.Context, workspaceID, endpointID string) (d
 	if err != nil {
 		return delivery.Target{}, err
 	}
-	return delivery.Target{URL: ce.e.URL, Enabled: ce.e.Enabled, DisabledReason: ce.e.DisabledReason, Secrets: cs.active(s.now())}, nil
+	return delivery.Target{URL: ce.e.URL, Enabled: ce.e.Enabled, DisabledReason: ce.e.DisabledReason, Refused: ce.e.Refused, Secrets: cs.active(s.now())}, nil
 }
 
 // MaxReason bounds a disabled reason.
