@@ -48,7 +48,7 @@ type Endpoint struct {
 	// refused endpoint are skipped or cancelled with this reason, never retried.
 	Refused   string    `json:"refused,omitempty" doc:"Why the server's current address policy refuses this URL (deliveries are skipped, not retried); absent when the URL is allowed."`
 	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // InvalidError is a refused input, naming the field (as the API reports it: "url",
