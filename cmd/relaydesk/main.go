@@ -24,6 +24,7 @@ func main() {
 		newPlatformTokenCmd(),
 		newVerifyCmd(),
 		newListenCmd(),
+		newDemoCmd(),
 		newBenchCmd(),
 	)
 	if err := root.Execute(); err != nil {
