@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -124,20 +125,35 @@ func TestReadmeQuickStartDemo(t *testing.T) {
 	}
 	var d struct {
 		Status   string
-		Attempts []struct{ Status int }
+		Attempts []struct {
+			Status         int
+			RequestHeaders map[string][]string
+		}
 	}
 	_ = json.NewDecoder(res.Body).Decode(&d)
 	res.Body.Close()
 	if d.Status != "succeeded" || len(d.Attempts) != 1 || d.Attempts[0].Status != 200 {
 		t.Fatalf("the delivery the demo points at: %+v", d)
 	}
+	// The version the demo printed is the one in the delivery's User-Agent and the UI footer.
+	v := regexp.MustCompile(`relaydesk (\S+) \(SQLite`).FindStringSubmatch(text)
+	if v == nil {
+		t.Fatalf("no version in the start line:\n%s", text)
+	}
+	if ua := d.Attempts[0].RequestHeaders["User-Agent"]; len(ua) != 1 || ua[0] != "relaydesk/"+v[1] {
+		t.Errorf("User-Agent sent = %q, want relaydesk/%s", ua, v[1])
+	}
 	res, err = hc.Get(ui[0])
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("GET %s signed in = %d", ui[0], res.StatusCode)
+	}
+	if !strings.Contains(string(page), "<footer>relaydesk "+v[1]+"</footer>") {
+		t.Errorf("the UI footer does not show version %s", v[1])
 	}
 
 	// It keeps serving until interrupted, then exits cleanly.
