@@ -139,6 +139,10 @@ type Patch struct {
 	Enabled     *bool
 }
 
+// PrivateHint ends a refusal of an http:// or private URL: the one way to reach a receiver
+// on one's own machine is a server flag, which a newcomer cannot guess.
+const PrivateHint = " (a receiver on your own machine, such as relaydesk listen on http://127.0.0.1:9000, needs the server started with --allow-private-endpoints, for development only)"
+
 // checkURL applies the save-time address policy and returns the normalised URL.
 func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 	u, err := s.policy.Load().CheckURL(ctx, raw)
@@ -149,7 +153,11 @@ func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 			if len(v) > 256 {
 				v = v[:256] + "…"
 			}
-			return "", &InvalidError{Field: "url", Msg: ue.Reason, Value: v}
+			msg := ue.Reason
+			if p := s.policy.Load(); !p.AllowPrivate && (errors.Is(err, egress.ErrBlocked) || strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), "http://")) {
+				msg += PrivateHint
+			}
+			return "", &InvalidError{Field: "url", Msg: msg, Value: v}
 		}
 		return "", err
 	}
