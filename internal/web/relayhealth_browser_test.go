@@ -108,7 +108,9 @@ func TestBrowserRelayHealthAndDeliveryBody(t *testing.T) {
 	browsertest.Screenshot(ctx, t, "relays-health")
 
 	// The delivery page: the exact body, pretty-printed, and Copy gives the bytes as sent.
-	var ev struct{ Event struct{ Envelope json.RawMessage } }
+	var ev struct {
+		Event struct{ Envelope json.RawMessage }
+	}
 	must(ws.Admin.Do("GET", "/v1/events/"+acc.ID, nil), http.StatusOK, "event").JSON(t, &ev)
 	if err := chromedp.Do(ctx, chromedp.Navigate(u+"/settings/developer/deliveries/"+okDelivery), chromedp.WaitVisible("#sent-body")); err != nil {
 		t.Fatal(err)
