@@ -58,6 +58,15 @@ after the delivery). The database is ` + demoDataDir + ` unless --data-dir or RE
 			cfg.DataDir = demoDataDir
 		}
 		cfg.AllowPrivateEndpoints = true
+		if !cmd.Flags().Changed("addr") && os.Getenv(app.EnvAddr) == "" {
+			// `relaydesk serve` may already hold the default port: then any free one will do.
+			if ln, err := net.Listen("tcp", cfg.Addr); err != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is in use (is `relaydesk serve` running?): the demo takes a free port instead.\n", cfg.Addr)
+				cfg.Addr = "127.0.0.1:0"
+			} else {
+				ln.Close()
+			}
+		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return runDemo(ctx, cfg, receiverAddr, exit, cmd.OutOrStdout())
