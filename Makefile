@@ -1,14 +1,17 @@
 # relaydesk — the README's two commands are `make run` and `make test`.
 GO ?= go
 FUZZTIME ?= 10s
+# The version stamped into the binary: `relaydesk version`, the User-Agent of deliveries, the UI footer.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
 
 .PHONY: run test test-deps fuzz bench build vet chaos
 
 run: ## serve on the embedded SQLite under ./data, on http://127.0.0.1:8080
-	$(GO) run ./cmd/relaydesk serve
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/relaydesk serve
 
-build:
-	$(GO) build -o relaydesk ./cmd/relaydesk
+build: ## ./relaydesk, with the version stamped in
+	$(GO) build -ldflags "$(LDFLAGS)" -o relaydesk ./cmd/relaydesk
 
 test: test-deps ## every test, with the race detector (PostgreSQL half needs a server; see README)
 	$(GO) test -race -timeout 45m ./...

@@ -9,9 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	root := &cobra.Command{
 		Use:           "relaydesk",
@@ -27,6 +24,7 @@ func main() {
 		newPlatformTokenCmd(),
 		newVerifyCmd(),
 		newListenCmd(),
+		newDemoCmd(),
 		newBenchCmd(),
 	)
 	if err := root.Execute(); err != nil {

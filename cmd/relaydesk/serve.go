@@ -65,6 +65,9 @@ func newServeCmd() *cobra.Command {
 		defer a.Close()
 		return a.Serve(ctx, func(addr string) {
 			fmt.Fprintf(cmd.OutOrStdout(), "relaydesk %s (%s, role %s) listening on http://%s\n", version, a.Describe(), cfg.Role, addr)
+			if cfg.AllowPrivateEndpoints {
+				fmt.Fprintln(cmd.OutOrStdout(), "Private endpoints are allowed (--allow-private-endpoints): webhooks may reach loopback and private networks. Development and tests only.")
+			}
 			if has, err := a.Accounts.HasUsers(ctx); err == nil && !has {
 				fmt.Fprintf(cmd.OutOrStdout(), "No account yet: open http://%s/setup to create the first workspace, or run `relaydesk init`.\n", addr)
 			}

@@ -176,7 +176,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Deliveries.Targets = apikey.Targets{Endpoints: a.Endpoints, Hooks: a.Hooks, Secrets: a.Endpoints}
 	a.API.RegisterRelays(a.Relays)
 	a.API.RegisterEvents(a.Publisher)
-	a.Web.RegisterRelays(a.Relays)
+	a.Web.RegisterRelays(a.Relays, web.RelayHealth{Health: a.Health, Endpoints: a.Endpoints})
 	a.Web.RegisterEvents(a.Relays, a.Deliveries)
 
 	a.ops("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })

@@ -82,3 +82,20 @@ func Screenshot(ctx context.Context, t testing.TB, name string) {
 	}
 	_ = os.WriteFile(dir+"/"+name+".png", buf, 0o644)
 }
+
+// ScreenshotAction is Screenshot as a step of a chromedp.Do sequence.
+func ScreenshotAction(t testing.TB, name string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tgt *chromedp.Target) (chromedp.Void, error) {
+		dir := os.Getenv("RELAYDESK_SCREENSHOTS")
+		if dir == "" {
+			return chromedp.Void{}, nil
+		}
+		buf, err := chromedp.FullScreenshot(100)(ctx, tgt)
+		if err != nil {
+			t.Logf("screenshot %s: %v", name, err)
+			return chromedp.Void{}, nil
+		}
+		_ = os.WriteFile(dir+"/"+name+".png", buf, 0o644)
+		return chromedp.Void{}, nil
+	}
+}

@@ -53,6 +53,8 @@ func (s *Service) attempt(ctx context.Context, c *claimed) outcome {
 		return s.release(c, fmt.Errorf("endpoint %s: %w", c.EndpointID, err))
 	case !t.Enabled:
 		reason = disabledReason(t)
+	case t.Refused != "":
+		reason = ReasonRefused + ": " + t.Refused
 	case len(t.Secrets) == 0:
 		reason = ReasonNoSecret
 	}

@@ -66,6 +66,9 @@ type Target struct {
 	URL            string
 	Enabled        bool
 	DisabledReason string
+	// Refused, when not empty, is why the current address policy refuses the endpoint's URL
+	// (saved while private endpoints were allowed, say): its deliveries are not attempted.
+	Refused string
 	// Secrets: the current secret first, then previous ones still in their grace window.
 	// Empty means the workspace has no signing secret.
 	Secrets []webhook.Secret

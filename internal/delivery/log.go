@@ -167,6 +167,8 @@ func (s *Service) Retry(ctx context.Context, workspaceID, id string) (Delivery, 
 		return d, err
 	case !t.Enabled:
 		return d, &NotDeliverableError{disabledReason(t)}
+	case t.Refused != "":
+		return d, &NotDeliverableError{ReasonRefused + ": " + t.Refused}
 	case len(t.Secrets) == 0:
 		return d, &NotDeliverableError{ReasonNoSecret}
 	}

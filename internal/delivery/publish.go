@@ -15,6 +15,7 @@ const (
 	ReasonEndpointDisabled = "the endpoint is disabled"
 	ReasonNoSecret         = "the workspace has no signing secret"
 	ReasonGone             = "the receiver answered 410 Gone"
+	ReasonRefused          = "the address policy refuses the endpoint's URL"
 )
 
 // rowsPerInsert keeps multi-row INSERTs well under both engines' parameter limits.
@@ -87,6 +88,8 @@ func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publicat
 				return nil, fmt.Errorf("endpoint %s: %w", epID, err)
 			case !t.Enabled:
 				d.State, d.Reason = Skipped, disabledReason(t)
+			case t.Refused != "":
+				d.State, d.Reason = Skipped, ReasonRefused+": "+t.Refused
 			case len(t.Secrets) == 0:
 				d.State, d.Reason = Skipped, ReasonNoSecret
 			default:

@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -41,9 +42,13 @@ type Endpoint struct {
 	Enabled     bool   `json:"enabled"`
 	// DisabledReason says why relaydesk disabled the endpoint (410 Gone, failing for 5
 	// days); empty while enabled or when a member disabled it.
-	DisabledReason string    `json:"disabledReason"`
-	CreatedAt      time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	DisabledReason string `json:"disabledReason"`
+	// Refused says why the current address policy refuses URL (it was saved while private
+	// endpoints were allowed, say); empty when the URL may be reached. Deliveries to a
+	// refused endpoint are skipped or cancelled with this reason, never retried.
+	Refused   string    `json:"refused,omitempty" doc:"Why the server's current address policy refuses this URL (deliveries are skipped, not retried); absent when the URL is allowed."`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // InvalidError is a refused input, naming the field (as the API reports it: "url",
@@ -95,7 +100,13 @@ func New(db *store.DB, masterKey []byte, policy egress.Policy, sender *delivery.
 
 // SetPolicy replaces the save-time address policy (tests inject a Resolver). It does not
 // change the Sender's client, which enforces the policy it was built with at dial time.
-func (s *Service) SetPolicy(p egress.Policy) { s.policy.Store(&p) }
+// Cached endpoints are dropped: whether the policy refuses their URL is decided again.
+func (s *Service) SetPolicy(p egress.Policy) {
+	s.policy.Store(&p)
+	s.cache.mu.Lock()
+	s.cache.endpoints = nil
+	s.cache.mu.Unlock()
+}
 
 // SetClock replaces the clock (tests move through grace windows with it); nil restores
 // time.Now. It also dates test events and their webhook-timestamp.
@@ -128,6 +139,10 @@ type Patch struct {
 	Enabled     *bool
 }
 
+// PrivateHint ends a refusal of an http:// or private URL: the one way to reach a receiver
+// on one's own machine is a server flag, which a newcomer cannot guess.
+const PrivateHint = " (a receiver on your own machine, such as relaydesk listen on http://127.0.0.1:9000, needs the server started with --allow-private-endpoints, for development only)"
+
 // checkURL applies the save-time address policy and returns the normalised URL.
 func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 	u, err := s.policy.Load().CheckURL(ctx, raw)
@@ -138,7 +153,11 @@ func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 			if len(v) > 256 {
 				v = v[:256] + "…"
 			}
-			return "", &InvalidError{Field: "url", Msg: ue.Reason, Value: v}
+			msg := ue.Reason
+			if p := s.policy.Load(); !p.AllowPrivate && (errors.Is(err, egress.ErrBlocked) || strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), "http://")) {
+				msg += PrivateHint
+			}
+			return "", &InvalidError{Field: "url", Msg: msg, Value: v}
 		}
 		return "", err
 	}
@@ -193,21 +212,52 @@ func (s *Service) List(ctx context.Context, workspaceID string) ([]Endpoint, err
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	out := []Endpoint{}
 	for rows.Next() {
 		e, err := scanEndpoint(rows)
 		if err != nil {
+			rows.Close()
 			return nil, err
 		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Refused = s.refusal(ctx, out[i].URL)
+	}
+	return out, nil
 }
 
 // Get returns one endpoint of the workspace, or store.ErrNotFound.
 func (s *Service) Get(ctx context.Context, workspaceID, id string) (Endpoint, error) {
-	return scanEndpoint(s.DB.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE workspace_id = ? AND id = ?`, workspaceID, id))
+	e, err := scanEndpoint(s.DB.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE workspace_id = ? AND id = ?`, workspaceID, id))
+	if err == nil {
+		e.Refused = s.refusal(ctx, e.URL)
+	}
+	return e, err
+}
+
+// refusalTimeout bounds the DNS lookup of a refusal check.
+const refusalTimeout = 2 * time.Second
+
+// refusal is why the current address policy refuses a saved URL, or "" when it does not.
+// A lookup that fails or times out is not a refusal: the host may answer later, and the
+// dial-time check still guards the attempt.
+func (s *Service) refusal(ctx context.Context, raw string) string {
+	ctx, cancel := context.WithTimeout(ctx, refusalTimeout)
+	defer cancel()
+	_, err := s.policy.Load().CheckURL(ctx, raw)
+	var ue *egress.URLError
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil, !errors.As(err, &ue), errors.As(err, &dnsErr),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return ""
+	}
+	return ue.Reason
 }
 
 func getTx(ctx context.Context, tx *store.Tx, workspaceID, id string) (Endpoint, error) {

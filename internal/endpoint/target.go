@@ -33,7 +33,7 @@ func (s *Service) Target(ctx context.Context, workspaceID, endpointID string) (d
 		return delivery.Target{}, err
 	}
 	now := s.now()
-	return delivery.Target{URL: ce.e.URL, Enabled: ce.e.Enabled, DisabledReason: ce.e.DisabledReason,
+	return delivery.Target{URL: ce.e.URL, Enabled: ce.e.Enabled, DisabledReason: ce.e.DisabledReason, Refused: ce.e.Refused,
 		Secrets: cs.active(now), Keys: cs.activeKeys(now)}, nil
 }
 

@@ -102,7 +102,8 @@ func text(t delivery.Transition, url string) (title, detail string) {
 		if t.Reason != "" {
 			detail += ": " + t.Reason
 		}
-		detail += ". relaydesk keeps retrying on its schedule; after 5 days of failures the endpoint is disabled."
+		detail += ". Each delivery is retried on the schedule (10 attempts over about 3 days), then marked failed; " +
+			"if every attempt to this endpoint keeps failing for 5 days, relaydesk disables it. Recover resends failed deliveries once it is fixed."
 	case delivery.EndpointRecovered:
 		title = "Webhook endpoint recovered"
 		detail = "Deliveries to " + url + " succeed again."

@@ -173,6 +173,7 @@ func TestBrowserAPIKeysPage(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Click(".revoke-key"),
 		chromedp.WaitVisible("#confirm-revoke"),
+		browsertest.ScreenshotAction(t, "apikeys-revoke-confirm"),
 		chromedp.Click("#confirm-revoke"),
 		chromedp.WaitVisible("#no-keys"),
 	)
@@ -195,6 +196,7 @@ func TestBrowserAPIKeysPage(t *testing.T) {
 		chromedp.WaitVisible("#hooks-table"),
 		chromedp.Click(".remove-hook"),
 		chromedp.WaitVisible("#confirm-remove"),
+		browsertest.ScreenshotAction(t, "apikeys-hook-remove-confirm"),
 		chromedp.Click("#confirm-remove"),
 		chromedp.WaitVisible("#no-hooks"),
 	)

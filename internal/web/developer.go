@@ -13,8 +13,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
-// developerPages is Developer Tools ("Account → Settings → Workspace Settings → Developer
-// Tools"): the workspace's endpoints and its signing secret.
+// developerPages is Developer Tools: the workspace's signing secret and its endpoints.
 type developerPages struct {
 	s   *Server
 	svc *endpoint.Service
@@ -53,10 +52,12 @@ func (s *Server) RegisterDeveloper(svc *endpoint.Service, ops ...Operability) {
 // developerData is what developer.html shows.
 type developerData struct {
 	CanEdit, CanDelete bool
-	Endpoints          []endpointRow
-	Max                int
-	AtLimit            bool
-	Secret             endpoint.SecretInfo
+	// AllowPrivate: the server lets endpoints be private (--allow-private-endpoints).
+	AllowPrivate bool
+	Endpoints    []endpointRow
+	Max          int
+	AtLimit      bool
+	Secret       endpoint.SecretInfo
 	// Revealed is the secret itself, right after it was generated, revealed or rotated.
 	Revealed string
 	// Key is the signing key pair (public parts only) and JWKSURL where it is published.
@@ -116,7 +117,7 @@ func (d *developerPages) render(w http.ResponseWriter, r *http.Request, p *acces
 		d.fail(w, r, p, "key info", err)
 		return
 	}
-	data := &developerData{CanEdit: p.Can(access.Developer, access.Editor), CanDelete: p.Can(access.Developer, access.Owner),
+	data := &developerData{CanEdit: p.Can(access.Developer, access.Editor), CanDelete: p.Can(access.Developer, access.Owner), AllowPrivate: d.s.AllowPrivate,
 		Max: endpoint.MaxPerWorkspace, AtLimit: len(list) >= endpoint.MaxPerWorkspace, Secret: info,
 		Key: key, JWKSURL: d.s.origin(r) + jwksPath(p.WorkspaceID)}
 	for _, e := range list {
@@ -282,21 +283,28 @@ func (d *developerPages) reveal(w http.ResponseWriter, r *http.Request, p *acces
 	d.render(w, r, p, http.StatusOK, View{}, func(data *developerData) { data.Revealed = sec.String() })
 }
 
-// graceChoices are the rotation page's options; the API takes any 0–86400 seconds.
-var graceChoices = []struct {
-	Seconds int
-	Label   string
-}{
-	{0, "None: the old secret stops signing at once"},
-	{15 * 60, "15 minutes"},
-	{60 * 60, "1 hour"},
-	{6 * 60 * 60, "6 hours"},
-	{24 * 60 * 60, "24 hours (the longest)"},
+// graceChoices are the rotation page's options, longest first; the API takes any 0–86400
+// seconds. The page pre-selects defaultGrace: rotating with no grace breaks every receiver
+// that has not switched yet, so that choice has to be made on purpose.
+var graceChoices = []graceChoice{
+	{24 * 60 * 60, "24 hours (recommended)", "The old secret keeps signing for a day: time to update every receiver."},
+	{6 * 60 * 60, "6 hours", ""},
+	{60 * 60, "1 hour", ""},
+	{15 * 60, "15 minutes", ""},
+	{0, "Immediately, no grace period", "Every receiver still using the old secret rejects your webhooks from the moment you rotate. Use it when the old secret leaked."},
+}
+
+const defaultGrace = 24 * 60 * 60
+
+type graceChoice struct {
+	Seconds     int
+	Label, Note string
 }
 
 type rotateData struct {
-	Fingerprint string
-	Choices     any
+	Fingerprint     string
+	Choices         []graceChoice
+	Default, Danger int
 }
 
 func (d *developerPages) rotatePage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -310,7 +318,7 @@ func (d *developerPages) rotatePage(w http.ResponseWriter, r *http.Request, p *a
 		return
 	}
 	d.s.Render(w, r, http.StatusOK, "developer_rotate", View{Title: "Rotate signing secret", Principal: p, Active: "developer",
-		Data: rotateData{Fingerprint: info.Fingerprint, Choices: graceChoices}})
+		Data: rotateData{Fingerprint: info.Fingerprint, Choices: graceChoices, Default: defaultGrace, Danger: 0}})
 }
 
 func (d *developerPages) rotate(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -332,10 +340,10 @@ func (d *developerPages) rotate(w http.ResponseWriter, r *http.Request, p *acces
 		d.render(w, r, p, status, View{Error: msg}, nil)
 		return
 	}
-	flash := "Signing secret rotated. Update your receivers now: the old secret no longer signs."
+	flash := "Signing secret rotated with no grace period: the old secret no longer signs, so receivers must use the new one now."
 	if info.PreviousExpiresAt != nil {
-		flash = "Signing secret rotated. Update your receivers now: the old secret also signs until " +
-			info.PreviousExpiresAt.Format("2 Jan 2006 15:04 MST") + "."
+		flash = "Signing secret rotated. The old secret also signs until " + info.PreviousExpiresAt.Format("2 Jan 2006 15:04 MST") +
+			": update your receivers to the new secret before then."
 	}
 	d.render(w, r, p, http.StatusOK, View{Flash: flash}, func(data *developerData) { data.Revealed = sec.String() })
 }

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -71,8 +72,9 @@ func TestBrowserDeveloperTools(t *testing.T) {
 	}
 
 	signIn(ws.Admin.Email)
-	if h := text("main h2"); h != "Add endpoint" {
-		t.Fatalf("the page leads with %q, want Add endpoint", h)
+	// The signing secret leads (an integrator needs it first), then adding the first endpoint.
+	if h, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("main h2")].slice(0, 2).map(e => e.textContent).join(" | ")`)); h != "Signing secret | Add endpoint" {
+		t.Fatalf("the page's first sections are %q, want Signing secret | Add endpoint", h)
 	}
 	browsertest.Screenshot(ctx, t, "developer-empty")
 
@@ -95,7 +97,7 @@ func TestBrowserDeveloperTools(t *testing.T) {
 		chromedp.SendKeys("#new-url", recv.URL+"/hook"),
 		chromedp.SendKeys("#new-description", "Production receiver"),
 		chromedp.Click("#add-endpoint-save"),
-		chromedp.WaitVisible(".endpoint .save-endpoint"),
+		chromedp.WaitVisible(".endpoint .endpoint-url"), // only the page with an endpoint has a card
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -103,9 +105,28 @@ func TestBrowserDeveloperTools(t *testing.T) {
 	if f := text(".flash"); f != "Endpoint saved." {
 		t.Fatalf("flash %q", f)
 	}
-	if s := text(".endpoint .state"); s != "Active" {
+	// The card is headed by the endpoint's URL and description, its status beside them.
+	if got := text(".endpoint .endpoint-head .endpoint-url"); got != recv.URL+"/hook" {
+		t.Fatalf("card heading URL %q, want %q", got, recv.URL+"/hook")
+	}
+	if got := text(".endpoint .endpoint-head .endpoint-description"); got != "Production receiver" {
+		t.Fatalf("card heading description %q", got)
+	}
+	if s := text(".endpoint .endpoint-head .state"); s != "Active" {
 		t.Fatalf("state %q", s)
 	}
+	if first, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".endpoint").firstElementChild.className`)); first != "endpoint-head" {
+		t.Fatalf("the card starts with %q, not its URL heading", first)
+	}
+	// The signing secret comes first on the page, and no navigation path that relaydesk does
+	// not have is described.
+	if order, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("main section[id], main details[id]")].map(e => e.id).join(",")`)); !strings.HasPrefix(order, "signing-secret-section,") {
+		t.Fatalf("sections in order %q, want the signing secret first", order)
+	}
+	if body := text("main"); strings.Contains(body, "Account →") || strings.Contains(body, "Workspace Settings") {
+		t.Fatalf("the page describes a navigation path relaydesk does not have: %q", body)
+	}
+	browsertest.Screenshot(ctx, t, "developer-endpoint")
 
 	// Generate signing secret: shown once with a Copy button, and its fingerprint.
 	if err := chromedp.Do(ctx, chromedp.Click("#generate-secret"), chromedp.WaitVisible("#signing-secret")); err != nil {
@@ -160,18 +181,24 @@ func TestBrowserDeveloperTools(t *testing.T) {
 		t.Fatal("Reveal shows another secret")
 	}
 
-	// Rotate, behind a confirmation that says receivers must update now, with a grace period.
-	if err := chromedp.Do(ctx, chromedp.Click("#rotate-secret"), chromedp.WaitVisible("#rotate-warning")); err != nil {
+	// Rotate: the page asks for the grace period, 24 hours pre-selected; "immediately"
+	// carries the warning. Confirm with the default.
+	if err := chromedp.Do(ctx, chromedp.Click("#rotate-secret"), chromedp.WaitVisible("#rotate-form")); err != nil {
 		t.Fatal(err)
 	}
-	if w := text("#rotate-warning"); !strings.Contains(w, "Receivers must update now") || !strings.Contains(w, s1.Fingerprint()) {
-		t.Fatalf("confirmation says %q", w)
+	if w := text("#rotate-warning"); !strings.Contains(w, s1.Fingerprint()) || strings.Contains(w, "must update now") {
+		t.Fatalf("rotation page says %q", w)
+	}
+	if checked, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("input[name=graceSeconds]:checked").value`)); checked != "86400" {
+		t.Fatalf("pre-selected grace %q, want 86400 (24 h)", checked)
+	}
+	if now := text(`label[for="grace-0"]`); !strings.Contains(now, "Immediately") || !strings.Contains(now, "rejects your webhooks") {
+		t.Fatalf("the no-grace choice says %q, want the warning", now)
 	}
 	browsertest.Screenshot(ctx, t, "developer-rotate-confirm")
 	err = chromedp.Do(ctx,
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("#grace").value = "3600"`),
 		chromedp.Click("#confirm-rotate"),
-		chromedp.WaitVisible("#signing-secret"),
+		chromedp.WaitVisible("#signing-secret"), // the rotation page has no secret field
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -187,8 +214,29 @@ func TestBrowserDeveloperTools(t *testing.T) {
 	if p := text("#previous-secret"); !strings.Contains(p, s1.Fingerprint()) {
 		t.Fatalf("grace notice %q", p)
 	}
-	if f := text(".flash"); !strings.Contains(f, "Update your receivers now") {
+	// The flash matches the choice: the old secret still signs (for 24 h).
+	if f := text(".flash"); !strings.Contains(f, "The old secret also signs until") || strings.Contains(f, "no longer signs") {
 		t.Fatalf("flash %q", f)
+	}
+	// Both secrets verify during the grace period: a receiver still on the old one and a
+	// receiver already on the new one each accept a test event.
+	for i, only := range []webhook.Secret{s1, s2} {
+		mu.Lock()
+		verifyWith, lastErr = []webhook.Secret{only}, errors.New("no request")
+		mu.Unlock()
+		// A fresh page first: the one before may already show a test result.
+		if err := chromedp.Do(ctx, chromedp.Navigate(u+"/settings/developer"), chromedp.WaitVisible(".send-test"),
+			chromedp.Click(".send-test"), chromedp.WaitVisible(".test-result")); err != nil {
+			t.Fatal(err)
+		}
+		if r := text(".test-result"); !strings.Contains(r, "Test event delivered") {
+			t.Fatalf("test event with only secret #%d: %q", i+1, r)
+		}
+		mu.Lock()
+		if lastErr != nil {
+			t.Fatalf("a receiver with only the %s secret: %v", []string{"old", "new"}[i], lastErr)
+		}
+		mu.Unlock()
 	}
 	browsertest.Screenshot(ctx, t, "developer-rotated")
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,17 +53,20 @@ func (d *developerPages) rotateKeyPage(w http.ResponseWriter, r *http.Request, p
 		return
 	}
 	d.s.Render(w, r, http.StatusOK, "developer_key_rotate", View{Title: "Rotate signing key pair", Principal: p, Active: "developer",
-		Data: rotateData{Fingerprint: info.KeyID, Choices: keyGraceChoices}})
+		Data: rotateData{Fingerprint: info.KeyID, Choices: keyGraceChoices, Default: defaultGrace, Danger: 0}})
 }
 
 // keyGraceChoices are graceChoices worded for a key.
-var keyGraceChoices = func() any {
-	out := make([]struct {
-		Seconds int
-		Label   string
-	}, len(graceChoices))
-	copy(out, graceChoices)
-	out[0].Label = "None: the old key stops signing and is unpublished at once"
+var keyGraceChoices = func() []graceChoice {
+	out := slices.Clone(graceChoices)
+	for i := range out {
+		switch out[i].Seconds {
+		case defaultGrace:
+			out[i].Note = "The old key keeps signing, and stays published, for a day: time to update every receiver that pinned it."
+		case 0:
+			out[i].Note = "Receivers that pinned the old public key reject your webhooks at once; the old key is unpublished. Use it when the private key leaked."
+		}
+	}
 	return out
 }()
 

@@ -109,7 +109,7 @@ func TestBrowserSigningKey(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Click("#rotate-key"),
 		chromedp.WaitVisible("#rotate-key-warning"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("#key-grace").value = "3600"`),
+		chromedp.Click("#key-grace-3600"),
 		chromedp.Click("#confirm-rotate-key"),
 		chromedp.WaitVisible("#previous-key"),
 	)

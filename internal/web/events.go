@@ -158,6 +158,9 @@ type deliveryData struct {
 	Delivery deliveryRow
 	Attempts []attemptView
 	CanRetry bool
+	// Body is the exact body every attempt sends (the event's envelope), indented for
+	// reading; RawBody is the bytes themselves, for the copy button.
+	Body, RawBody string
 }
 
 func sortedHeaders(h map[string][]string) []header {
@@ -184,6 +187,12 @@ func (ep *eventPages) renderDelivery(w http.ResponseWriter, r *http.Request, p *
 		return
 	}
 	data := deliveryData{Delivery: rows([]delivery.Delivery{d}, ep.endpointURLs(r, p))[0], CanRetry: p.Can(access.Developer, access.Editor)}
+	if e, _, err := ep.relays.Event(r.Context(), p.WorkspaceID, d.EventID); err == nil {
+		data.Body, data.RawBody = indentJSON(e.Envelope), string(e.Envelope)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		ep.fail(w, r, p, err)
+		return
+	}
 	for _, a := range atts {
 		data.Attempts = append(data.Attempts, attemptView{Attempt: a, Request: sortedHeaders(a.RequestHeaders), Response: sortedHeaders(a.ResponseHeaders)})
 	}

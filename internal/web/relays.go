@@ -3,13 +3,16 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/health"
 	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
@@ -17,14 +20,20 @@ import (
 // relayPages is Relays: the list with On/Off switches, templates, the builder (trigger,
 // conditions with AND/OR, actions with the endpoint picker) and delete with a confirmation.
 type relayPages struct {
-	s   *Server
-	svc *relay.Service
+	s      *Server
+	svc    *relay.Service
+	health RelayHealth
 }
 
 // RegisterRelays adds the Relays pages (DESIGN §4: relays viewers see them, editors create,
 // edit and switch relays on and off, owners delete).
-func (s *Server) RegisterRelays(svc *relay.Service) {
+//
+// health, when given, puts the health of each action's endpoint beside it on the list.
+func (s *Server) RegisterRelays(svc *relay.Service, health ...RelayHealth) {
 	rp := &relayPages{s: s, svc: svc}
+	if len(health) > 0 {
+		rp.health = health[0]
+	}
 	viewer, editor, owner := access.Require(access.Relays, access.Viewer), access.Require(access.Relays, access.Editor), access.Require(access.Relays, access.Owner)
 	s.Page(http.MethodGet, "/relays", viewer, rp.list)
 	s.Page(http.MethodPost, "/relays/from-template", editor, rp.fromTemplate)
@@ -55,7 +64,66 @@ func (rp *relayPages) ctx(r *http.Request, p *access.Principal) context.Context 
 type relayRow struct {
 	relay.Relay
 	Conditions string
-	Actions    []string
+	Actions    []actionRow
+}
+
+// actionRow is one action as the list shows it: what it does and, for Send Webhook, the
+// health of the endpoint it targets.
+type actionRow struct {
+	Text string
+	// Health is "" when unknown (no RelayHealth, or not a webhook), else active, failing,
+	// disabled, refused or deleted; HealthText and HealthDetail say it for people.
+	Health, HealthText, HealthDetail string
+	EndpointID                       string
+}
+
+// RelayHealth is what the Relays list reads endpoint health from.
+type RelayHealth struct {
+	Health    *health.Service
+	Endpoints *endpoint.Service
+}
+
+// actionHealth describes an action with the health of the endpoint it targets (looked up
+// once per endpoint).
+func (rp *relayPages) actionHealth(ctx context.Context, workspaceID string, a relay.Action, urls map[string]string, memo map[string]actionRow) (actionRow, error) {
+	row := actionRow{Text: describeAction(a, urls), EndpointID: a.EndpointID}
+	if a.Type != relay.ActionSendWebhook || rp.health.Health == nil || rp.health.Endpoints == nil {
+		return row, nil
+	}
+	if m, ok := memo[a.EndpointID]; ok {
+		m.Text = row.Text
+		return m, nil
+	}
+	e, err := rp.health.Endpoints.Get(ctx, workspaceID, a.EndpointID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		row.Health, row.HealthText, row.HealthDetail = "deleted", "Endpoint deleted", "Nothing is sent: choose another endpoint."
+	case err != nil:
+		return row, err
+	case e.Refused != "":
+		row.Health, row.HealthText, row.HealthDetail = "refused", "Refused", "The address policy refuses this URL: "+e.Refused+". Deliveries are skipped."
+	default:
+		h, err := rp.health.Health.Endpoint(ctx, workspaceID, a.EndpointID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return row, err
+		}
+		switch h.State {
+		case health.Failing:
+			row.Health, row.HealthText, row.HealthDetail = "failing", "Failing", h.Reason
+		case health.Disabled:
+			row.Health, row.HealthText = "disabled", "Disabled"
+			row.HealthDetail = h.Reason + ". Nothing is sent until it is re-enabled on Developer Tools."
+		default:
+			row.Health, row.HealthText = "active", "Active"
+			if h.SuccessRate >= 0 {
+				row.HealthDetail = fmt.Sprintf("%.1f %% delivered over 7 days", h.SuccessRate)
+			} else {
+				row.HealthDetail = "No attempts in 7 days"
+			}
+		}
+	}
+	memo[a.EndpointID] = row
+	return row, nil
 }
 
 type templateForm struct {
@@ -90,10 +158,16 @@ func (rp *relayPages) renderList(w http.ResponseWriter, r *http.Request, p *acce
 	urls := endpointURLs(eps)
 	d := relaysData{CanEdit: p.Can(access.Relays, access.Editor), CanDelete: p.Can(access.Relays, access.Owner),
 		Templates: relay.Templates(), Endpoints: eps, Template: tf, CanDevelop: p.Can(access.Developer, access.Viewer)}
+	memo := map[string]actionRow{}
 	for _, x := range rs {
 		row := relayRow{Relay: x, Conditions: describeConditions(x.Conditions)}
 		for _, a := range x.Actions {
-			row.Actions = append(row.Actions, describeAction(a, urls))
+			ar, err := rp.actionHealth(ctx, p.WorkspaceID, a, urls, memo)
+			if err != nil {
+				rp.fail(w, r, p, err)
+				return
+			}
+			row.Actions = append(row.Actions, ar)
 		}
 		d.Relays = append(d.Relays, row)
 	}

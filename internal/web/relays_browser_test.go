@@ -196,6 +196,7 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 		err = chromedp.Do(ctx,
 			chromedp.Navigate(u+"/relays/new"),
 			chromedp.WaitVisible("#relay-form"),
+			browsertest.ScreenshotAction(t, "relays-builder-new"),
 			chromedp.SendKeys("#name", "Help or new"),
 			choose("#rule0-type", "messageContains"),
 			chromedp.SendKeys("#rule0-keywords", "help, info"),
@@ -236,6 +237,7 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 		err = chromedp.Do(ctx,
 			chromedp.Click("tr.relay:nth-child(2) .delete-relay"),
 			chromedp.WaitVisible("#confirm-delete"),
+			browsertest.ScreenshotAction(t, "relays-delete-confirm"),
 			chromedp.Click("#confirm-delete"),
 			chromedp.WaitVisible(".flash"),
 		)

@@ -25,6 +25,7 @@ func TestBrowserSetupSignInSignOut(t *testing.T) {
 		chromedp.SendKeys("#email", "owner@acme.test"),
 		chromedp.SendKeys("#password", "correct horse battery"),
 		chromedp.SendKeys("#confirm", "correct horse battery"),
+		browsertest.ScreenshotAction(t, "setup"),
 		chromedp.Click("#create"),
 		chromedp.WaitVisible("#dashboard"),
 	)
@@ -46,8 +47,13 @@ func TestBrowserSetupSignInSignOut(t *testing.T) {
 		t.Fatalf("GET /setup after setup = %d, want 404", res.Status)
 	}
 	// Signed out for real: a protected page sends us back to sign-in.
+	// The page before (after sign-out) is the sign-in page too, so #signin alone proves
+	// nothing: the location must be the redirect that carries where we were going.
 	if err := chromedp.Do(ctx, chromedp.Navigate(u+"/settings/developer"), chromedp.WaitVisible("#signin")); err != nil {
 		t.Fatal(err)
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.Contains(loc, "/signin?next=") {
+		t.Fatalf("signed out, /settings/developer led to %q (%v), want the sign-in page with next=", loc, err)
 	}
 
 	// Wrong password: a readable error, still on the sign-in form.
