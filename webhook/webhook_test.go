@@ -14,7 +14,7 @@ import (
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
-// The Standard Webhooks reference known answer (DESIGN §2).
+// The Standard Webhooks reference known answer (docs/architecture.md §2).
 const (
 	kaSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	kaID     = "msg_p5jXN8AQM9LWM0D4loKWxJek"

@@ -1,4 +1,4 @@
-// Package access holds the permission model of DESIGN §4: features, access levels, roles,
+// Package access holds the permission model of docs/architecture.md §10: features, access levels, roles,
 // the principal a request acts as, and the one route table in which every API route and UI
 // page declares what it needs.
 package access
@@ -125,7 +125,7 @@ type BuiltinRole struct {
 	Levels Levels
 }
 
-// BuiltinRoles are seeded in each new workspace (DESIGN §4).
+// BuiltinRoles are seeded in each new workspace (docs/architecture.md §10).
 var BuiltinRoles = []BuiltinRole{
 	{RoleAdmin, Levels{Developer: Owner, Relays: Owner, Team: Owner, Workspace: Editor}},
 	{RoleManager, Levels{Developer: None, Relays: None, Team: Editor, Workspace: Editor}},

@@ -17,7 +17,7 @@ type createdKey struct {
 }
 
 // ownerScope is the user id an operation is limited to: empty (everyone's) for developer
-// owners, the caller's own otherwise (DESIGN §4).
+// owners, the caller's own otherwise (docs/architecture.md §10).
 func ownerScope(p *access.Principal) string {
 	if p.Can(access.Developer, access.Owner) {
 		return ""

@@ -66,7 +66,7 @@ func parseTimeParam(name, v string) (time.Time, error) {
 	return t, nil
 }
 
-// RegisterDeliveries adds the delivery log, manual retry and recover (DESIGN §4: developer
+// RegisterDeliveries adds the delivery log, manual retry and recover (docs/architecture.md §10: developer
 // viewers read the log, editors redeliver and recover).
 func (s *Server) RegisterDeliveries(svc *delivery.Service) {
 	tags := []string{"Deliveries"}

@@ -48,7 +48,7 @@ func secretResult(sec interface{ String() string }, info endpoint.SecretInfo) *s
 }
 
 // RegisterEndpoints adds Developer Tools: endpoints, test-send and the signing secret
-// (DESIGN §4: developer viewers read, editors change, owners delete).
+// (docs/architecture.md §10: developer viewers read, editors change, owners delete).
 func (s *Server) RegisterEndpoints(svc *endpoint.Service) {
 	tags := []string{"Endpoints"}
 	viewer, editor, owner := access.Require(access.Developer, access.Viewer), access.Require(access.Developer, access.Editor), access.Require(access.Developer, access.Owner)

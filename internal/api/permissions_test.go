@@ -14,7 +14,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/auth"
 )
 
-// designRule is one line of DESIGN §4 written against paths: the first rule whose method,
+// designRule is one line of docs/architecture.md §10 written against paths: the first rule whose method,
 // prefix (and suffix, when set) match a route gives the Need it must declare. Written by
 // hand from the DESIGN table, NOT derived from the route table, so a wrong declaration
 // fails here.
@@ -204,7 +204,7 @@ func send(t *testing.T, env *apptest.Env, r access.Route, header http.Header) in
 }
 
 // TestRouteTableMatchesDesign walks every route of the table (API, pages, ops) for the
-// built-in roles and custom ones, and checks the actual HTTP answer: 403 where DESIGN §4
+// built-in roles and custom ones, and checks the actual HTTP answer: 403 where docs/architecture.md §10
 // says the role lacks the level, anything but 401/403 where it has it. Routes are not
 // skipped: public ones must be on the public list; platform routes are checked with every
 // member (403) and a platform token; member routes with a platform token and anonymously.
@@ -262,12 +262,12 @@ func TestRouteTableMatchesDesign(t *testing.T) {
 				// member Need (never silently public) and is walked against its declaration.
 				unknown = append(unknown, r.String())
 				if r.Need.Auth == access.Public {
-					t.Errorf("%s is public but not on the public list of DESIGN §4's table", r)
+					t.Errorf("%s is public but not on the public list of docs/architecture.md §10's table", r)
 					continue
 				}
 				need = r.Need
 			} else if r.Need != need {
-				t.Errorf("%s declares %s; DESIGN §4 says %s", r, r.Need, need)
+				t.Errorf("%s declares %s; docs/architecture.md §10 says %s", r, r.Need, need)
 				continue
 			}
 			if need.Auth == access.Public {
@@ -309,7 +309,7 @@ func TestRouteTableMatchesDesign(t *testing.T) {
 			}
 		}
 		if len(unknown) > 0 {
-			t.Logf("routes not yet in DESIGN §4's table above (walked against their own declaration):\n  %s", strings.Join(unknown, "\n  "))
+			t.Logf("routes not yet in docs/architecture.md §10's table above (walked against their own declaration):\n  %s", strings.Join(unknown, "\n  "))
 		}
 		if checked < 40 {
 			t.Fatalf("walked only %d protected routes", checked)
@@ -318,7 +318,7 @@ func TestRouteTableMatchesDesign(t *testing.T) {
 	})
 }
 
-// The rules table itself must say what DESIGN §4 says for a few anchors (a typo in a rule
+// The rules table itself must say what docs/architecture.md §10 says for a few anchors (a typo in a rule
 // would otherwise pass silently for both sides).
 func TestDesignRulesAnchors(t *testing.T) {
 	for _, c := range []struct {

@@ -103,7 +103,7 @@ type rawJSON struct {
 	RawBody []byte
 }
 
-// RegisterRelays adds Relays (DESIGN §4: relays viewers list and read, editors create, edit,
+// RegisterRelays adds Relays (docs/architecture.md §10: relays viewers list and read, editors create, edit,
 // enable and disable, owners delete).
 func (s *Server) RegisterRelays(svc *relay.Service) {
 	tags := []string{"Relays"}

@@ -12,7 +12,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/team"
 )
 
-// RegisterTeam adds Team Management: roles, members and invitations (DESIGN §4: team
+// RegisterTeam adds Team Management: roles, members and invitations (docs/architecture.md §10: team
 // viewer lists; team editor invites and changes roles; team owner removes members and
 // manages custom roles). publicURL, when set, is the origin used in invitation links;
 // otherwise the request's own origin is.

@@ -1,4 +1,4 @@
-// Package bench is `relaydesk bench`: an end-to-end benchmark of relaydesk (DESIGN §6).
+// Package bench is `relaydesk bench`: an end-to-end benchmark of relaydesk (docs/architecture.md §11).
 //
 // It starts relaydesk (or targets a running one), sets up a workspace whose endpoints point
 // at a receiver in this process, publishes MessageReceived events through the producer API

@@ -11,7 +11,7 @@ import (
 )
 
 // FailingFor is how long an endpoint's attempts must all have failed before it is
-// disabled (DESIGN §2). Any success resets the clock.
+// disabled (docs/architecture.md §2). Any success resets the clock.
 const FailingFor = 5 * 24 * time.Hour
 
 // ReasonFailing is the disabled reason the workspace sees.

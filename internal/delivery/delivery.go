@@ -30,7 +30,7 @@ import (
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
-// State is a delivery's state (DESIGN §1).
+// State is a delivery's state (docs/architecture.md §1).
 type State string
 
 const (

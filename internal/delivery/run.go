@@ -20,6 +20,11 @@ import (
 const (
 	// maxRecord bounds the outcomes one record transaction writes.
 	maxRecord = 500
+	// recordWait is how long the recorder waits for more outcomes of deliveries still in
+	// flight before it writes a small batch; claims likewise wait for a quarter of the slots
+	// while anything is in flight. Without it, under load every stage keeps up with batches
+	// of a few rows and each delivery costs about a round trip again.
+	recordWait = 2 * time.Millisecond
 	// idlePoll is the longest an idle dispatcher sleeps without a signal: a safety net for
 	// a missed notification, not the latency path (publishes wake it at once).
 	idlePoll = time.Second
@@ -58,8 +63,8 @@ type runner struct {
 // runDeliveries claims, attempts and records deliveries until ctx ends, then gives the
 // in-flight attempts ShutdownGrace, records what they did, and returns.
 func (s *Service) runDeliveries(ctx context.Context) {
-	inFlight := 2 * s.opts.Workers // room to claim the next batch while one is being sent
-	r := &runner{s: s, slots: slots{free: inFlight, freed: make(chan struct{}, 1)}, work: make(chan *claimed, inFlight),
+	inFlight := 4 * s.opts.Workers // room to claim and record batches while others are sent
+	r := &runner{s: s, slots: slots{free: inFlight, total: inFlight, freed: make(chan struct{}, 1)}, work: make(chan *claimed, inFlight),
 		results: make(chan outcome, inFlight), held: map[string]struct{}{}}
 	// Sends outlive ctx by ShutdownGrace; records and lease renewals outlive the sends.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
@@ -74,7 +79,7 @@ func (s *Service) runDeliveries(ctx context.Context) {
 	for range s.opts.Workers {
 		senders.Go(func() { r.send(ctx, sendCtx) })
 	}
-	books.Go(func() { r.record(bookCtx) })
+	books.Go(func() { r.record(bookCtx) }) // one: the machine, not the pipeline, is the limit (see the commit)
 	renewDone := make(chan struct{})
 	go func() { defer close(renewDone); r.renew(bookCtx) }()
 
@@ -100,7 +105,7 @@ func (r *runner) dispatch(ctx context.Context) {
 	s := r.s
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
-		n := r.slots.take(ctx)
+		n := r.slots.take(ctx, r.slots.total/4, r.inFlight)
 		if n == 0 {
 			return
 		}
@@ -168,6 +173,7 @@ func (r *runner) record(ctx context.Context) {
 	batch := make([]outcome, 0, maxRecord)
 	for o := range r.results {
 		batch = append(batch[:0], o)
+		wait := time.NewTimer(recordWait)
 	fill:
 		for len(batch) < maxRecord {
 			select {
@@ -176,10 +182,24 @@ func (r *runner) record(ctx context.Context) {
 					break fill
 				}
 				batch = append(batch, o)
+				continue
 			default:
+			}
+			// Nothing more queued: write now unless a fuller batch is on its way.
+			if len(batch) >= maxRecord/10 || len(batch) >= r.inFlight() {
+				break
+			}
+			select {
+			case o, ok := <-r.results:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			case <-wait.C:
 				break fill
 			}
 		}
+		wait.Stop()
 		backoff := 50 * time.Millisecond
 		for {
 			_, err := s.record(ctx, batch)
@@ -230,9 +250,9 @@ func (r *runner) renew(ctx context.Context) {
 // slots at once and the dispatcher takes all that are free, so claims stay as large as
 // the batches that freed them (a channel of tokens would wake it for the first one).
 type slots struct {
-	mu    sync.Mutex
-	free  int
-	freed chan struct{} // signalled when free grows
+	mu          sync.Mutex
+	free, total int
+	freed       chan struct{} // signalled when free grows
 }
 
 func (sl *slots) put(n int) {
@@ -248,12 +268,17 @@ func (sl *slots) put(n int) {
 	}
 }
 
-// take waits until a slot is free and takes every free one; 0 when ctx ends.
-func (sl *slots) take(ctx context.Context) int {
+// take waits until at least least slots are free, or any is while nothing is in flight,
+// and takes every free one; 0 when ctx ends.
+func (sl *slots) take(ctx context.Context, least int, inFlight func() int) int {
 	for {
 		sl.mu.Lock()
 		n := sl.free
-		sl.free = 0
+		if n >= max(least, 1) || (n > 0 && inFlight() == 0) {
+			sl.free = 0
+		} else {
+			n = 0
+		}
 		sl.mu.Unlock()
 		if n > 0 {
 			return n
@@ -264,6 +289,13 @@ func (sl *slots) take(ctx context.Context) int {
 		case <-sl.freed:
 		}
 	}
+}
+
+// inFlight is how many deliveries this process holds (claimed, not yet recorded).
+func (r *runner) inFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.held)
 }
 
 func (r *runner) hold(cs []*claimed) {

@@ -15,7 +15,7 @@ import (
 // failed: the first try plus one per entry of the retry schedule.
 const MaxAttempts = 10
 
-// retrySchedule is DESIGN §2: the wait after attempt n (1-based) is
+// retrySchedule is docs/architecture.md §2: the wait after attempt n (1-based) is
 // retrySchedule[n-1], ±20 % jitter.
 var retrySchedule = [MaxAttempts - 1]time.Duration{
 	5 * time.Second,
@@ -32,7 +32,7 @@ var retrySchedule = [MaxAttempts - 1]time.Duration{
 // Jitter is the ± fraction applied to every scheduled delay.
 const Jitter = 0.20
 
-// Floors and caps for receivers that ask us to slow down (DESIGN §2).
+// Floors and caps for receivers that ask us to slow down (docs/architecture.md §2).
 const (
 	SlowDownMinDelay = 60 * time.Second
 	MaxRetryAfter    = 24 * time.Hour

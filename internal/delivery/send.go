@@ -14,7 +14,7 @@ import (
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
-// MaxResponseBody is how much of a response body an attempt keeps (DESIGN §2).
+// MaxResponseBody is how much of a response body an attempt keeps (docs/architecture.md §2).
 const MaxResponseBody = 16 << 10
 
 // maxDrain bounds how much more of a response body Send reads and discards

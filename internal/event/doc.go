@@ -1,6 +1,6 @@
 // Package event holds what the producer publishes and what a receiver sees:
 // the catalog of event types, validation of published event data, and the
-// Event envelope that is signed and delivered (DESIGN §2).
+// Event envelope that is signed and delivered (docs/architecture.md §2).
 //
 // It is pure: no store, no network. The producer API calls ValidateEvent on
 // every published event, builds an Envelope with NewID, and stores the bytes

@@ -10,7 +10,7 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-// Envelope is the Event object a receiver gets (DESIGN §2). Encode produces
+// Envelope is the Event object a receiver gets (docs/architecture.md §2). Encode produces
 // its exact wire form:
 //
 //	{"id":"01KAE88YX393N7SAE2…","object":"Event","name":"MessageReceived",

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// Message is the data of MessageReceived (dataType "Message", DESIGN §2).
+// Message is the data of MessageReceived (dataType "Message", docs/architecture.md §2).
 // Its canonical JSON, in this order:
 //
 //	{"id":"…","object":"Message","workspaceId":"…","conversationId":"…",

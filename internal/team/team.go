@@ -1,4 +1,4 @@
-// Package team is Team Management (DESIGN §4): a workspace's roles, its members and the
+// Package team is Team Management (docs/architecture.md §10): a workspace's roles, its members and the
 // invitations that bring new members in. The API and the pages both call it, and it
 // enforces the rules that the route table cannot express alone:
 //
@@ -13,7 +13,7 @@
 //   - every change writes an audit entry in the same transaction.
 //
 // Built-in roles: Admin is fixed (not editable, not deletable). Manager and Operator keep
-// their names and cannot be deleted, but a team owner may change their levels (DESIGN §4
+// their names and cannot be deleted, but a team owner may change their levels (docs/architecture.md §10
 // fixes only Admin); the usual no-escalation rule applies.
 package team
 

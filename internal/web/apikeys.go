@@ -13,7 +13,7 @@ import (
 
 // apiKeyPages is Developer Tools → API Keys: a member's API keys (create with a one-time
 // reveal, list, revoke) and the Zapier hooks made with them (list, remove). Editors see
-// and manage their own; developer owners everyone's (DESIGN §4).
+// and manage their own; developer owners everyone's (docs/architecture.md §10).
 type apiKeyPages struct {
 	s     *Server
 	keys  *apikey.Service

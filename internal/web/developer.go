@@ -21,7 +21,7 @@ type developerPages struct {
 }
 
 // RegisterDeveloper adds the Developer Tools pages over the endpoint service. Needs follow
-// DESIGN §4: developer viewers see the page read-only (fingerprint only), editors add and
+// docs/architecture.md §10: developer viewers see the page read-only (fingerprint only), editors add and
 // edit endpoints, test-send and manage the secret, owners delete endpoints.
 //
 // ops, when given, adds endpoint health (state, success rate, charts, latest attempts),

@@ -24,7 +24,7 @@ type eventPages struct {
 	deliveries *delivery.Service
 }
 
-// RegisterEvents adds the event log pages (DESIGN §4: developer viewers see the log,
+// RegisterEvents adds the event log pages (docs/architecture.md §10: developer viewers see the log,
 // editors redeliver).
 func (s *Server) RegisterEvents(relays *relay.Service, deliveries *delivery.Service) {
 	ep := &eventPages{s: s, relays: relays, deliveries: deliveries}

@@ -25,7 +25,7 @@ type relayPages struct {
 	health RelayHealth
 }
 
-// RegisterRelays adds the Relays pages (DESIGN §4: relays viewers see them, editors create,
+// RegisterRelays adds the Relays pages (docs/architecture.md §10: relays viewers see them, editors create,
 // edit and switch relays on and off, owners delete).
 //
 // health, when given, puts the health of each action's endpoint beside it on the list.
