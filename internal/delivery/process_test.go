@@ -354,6 +354,23 @@ func TestKilledMidDelivery(t *testing.T) {
 			f.recv.hang.Store(false)
 			start := time.Now()
 			f.start(t, env...)
+			// Every delivery the dead process held gets its next attempt once its lease
+			// (8 s) ends: measured, and bounded loosely so a regression to minutes fails.
+			for {
+				var waiting int
+				if err := f.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM deliveries d
+					WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id)`).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				if waiting == 0 {
+					break
+				}
+				if time.Since(start) > 30*time.Second {
+					t.Fatalf("%d deliveries still without an attempt %s after the restart", waiting, time.Since(start))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			t.Logf("every unfinished delivery had its next attempt %s after the restart", time.Since(start).Round(time.Millisecond))
 			f.waitSucceeded(t, n, 50*time.Second)
 			t.Logf("all %d delivered %s after the restart", n, time.Since(start))
 			if seen := f.recv.counts(); len(seen) != n {
