@@ -649,8 +649,18 @@ func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 	if res.kills.Load() != int64(p.Kills) || res.restarts.Load() != int64(p.Kills) {
 		t.Errorf("kills=%d restarts=%d, want %d", res.kills.Load(), res.restarts.Load(), p.Kills)
 	}
-	if p.Full && dupPct >= 0.5 {
-		t.Errorf("duplicates %.2f%%, goal < 0.5%%", dupPct)
+	// Duplicates come from interruptions: a killed process's attempts that were answered but
+	// not yet recorded are made again (at-least-once), and so can those in flight across a
+	// database restart or outage. Each interruption can duplicate at most what one process
+	// holds (4 × RELAYDESK_WORKERS = 200); more would mean something else repeats attempts.
+	interruptions := res.kills.Load() + res.pgRestarts.Load() + res.outages.Load()
+	perInterruption := 0.0
+	if interruptions > 0 {
+		perInterruption = float64(dups) / float64(interruptions)
+	}
+	t.Logf("duplicates per interruption (kill, PostgreSQL restart or outage): %.1f over %d", perInterruption, interruptions)
+	if bound := int(interruptions) * 4 * 50; dups > bound {
+		t.Errorf("%d duplicates after %d interruptions: more than the %d the held deliveries allow", dups, interruptions, bound)
 	}
 }
 

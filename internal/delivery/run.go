@@ -57,7 +57,7 @@ type runner struct {
 	paused  atomic.Bool // the last record failed (database away): claim nothing new
 
 	mu   sync.Mutex
-	held map[string]struct{} // claimed and not yet recorded: their leases are renewed
+	held map[string]int // claimed and not yet recorded (id → seq of the live claim): leases renewed
 }
 
 // runDeliveries claims, attempts and records deliveries until ctx ends, then gives the
@@ -65,7 +65,7 @@ type runner struct {
 func (s *Service) runDeliveries(ctx context.Context) {
 	inFlight := 4 * s.opts.Workers // room to claim and record batches while others are sent
 	r := &runner{s: s, slots: slots{free: inFlight, total: inFlight, freed: make(chan struct{}, 1)}, work: make(chan *claimed, inFlight),
-		results: make(chan outcome, inFlight), held: map[string]struct{}{}}
+		results: make(chan outcome, inFlight), held: map[string]int{}}
 	// Sends outlive ctx by ShutdownGrace; records and lease renewals outlive the sends.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
@@ -124,8 +124,9 @@ func (r *runner) dispatch(ctx context.Context) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		r.hold(cs)
-		for _, c := range cs {
+		fresh := r.hold(cs)
+		r.slots.put(len(cs) - len(fresh)) // re-claims of our own already hold a slot
+		for _, c := range fresh {
 			r.work <- c
 		}
 		if len(cs) < n {
@@ -202,6 +203,7 @@ func (r *runner) record(ctx context.Context) {
 		wait.Stop()
 		backoff := 50 * time.Millisecond
 		for {
+			r.liveSeq(batch)
 			_, err := s.record(ctx, batch)
 			if err == nil {
 				break
@@ -298,11 +300,32 @@ func (r *runner) inFlight() int {
 	return len(r.held)
 }
 
-func (r *runner) hold(cs []*claimed) {
+// hold records claims and returns those to attempt. A delivery this process already holds
+// came back because its lease ran out while the database was away (renewals failed): its
+// attempt is still in flight or its outcome waiting, so it is not sent again; that outcome
+// is recorded under the new claim instead (liveSeq), which keeps an outage from turning
+// into duplicates.
+func (r *runner) hold(cs []*claimed) (fresh []*claimed) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	fresh = cs[:0:0]
 	for _, c := range cs {
-		r.held[c.ID] = struct{}{}
+		if _, ok := r.held[c.ID]; !ok {
+			fresh = append(fresh, c)
+		}
+		r.held[c.ID] = c.seq
+	}
+	return fresh
+}
+
+// liveSeq points each outcome at the live claim of its delivery (see hold).
+func (r *runner) liveSeq(outs []outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range outs {
+		if seq, ok := r.held[outs[i].c.ID]; ok {
+			outs[i].c.seq = seq
+		}
 	}
 }
 
