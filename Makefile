@@ -1,6 +1,6 @@
 # relaydesk — the README's two commands are `make run` and `make test`.
 GO ?= go
-FUZZTIME ?= 10s
+FUZZTIME ?= 30000x
 # The version stamped into the binary: `relaydesk version`, the User-Agent of deliveries, the UI footer.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)

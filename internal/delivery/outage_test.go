@@ -2,11 +2,7 @@ package delivery_test
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/url"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,79 +10,8 @@ import (
 	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/store/storetest"
 )
-
-// cutProxy forwards TCP to PostgreSQL until cut: then every connection is dropped and new
-// ones are refused, as when the database host goes away, until restore.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]struct{}
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) serve(c net.Conn) {
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		c.Close()
-		return
-	}
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		p.mu.Unlock()
-		c.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
-	<-done
-	c.Close()
-	up.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-func (p *cutProxy) restore() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-}
 
 // TestDatabaseOutageMidDelivery: the database goes away for 5 s while attempts are in
 // flight. The workers pause (no attempt fails because of the outage), the outcomes of the
@@ -100,15 +25,10 @@ func TestDatabaseOutageMidDelivery(t *testing.T) {
 	f.publish(t, n)
 	f.recv.delay.Store(int64(200 * time.Millisecond)) // attempts in flight when the cut comes
 
-	u, err := url.Parse(f.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newCutProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy, proxied := storetest.NewProxy(t, f.dbURL)
 	before := runtime.NumGoroutine()
 
-	db, err := store.Open(ctx, u.String(), "")
+	db, err := store.Open(ctx, proxied, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +52,11 @@ func TestDatabaseOutageMidDelivery(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	proxy.cut()
+	proxy.Cut()
 	cutAt := len(f.recv.counts())
 	time.Sleep(5 * time.Second)
 	during := len(f.recv.counts())
-	proxy.restore()
+	proxy.Restore()
 	restored := time.Now()
 	t.Logf("cut with %d delivered; %d arrived during the 5 s outage (attempts already in flight)", cutAt, during-cutAt)
 	if during-cutAt > 4*20 { // a process holds at most 4 × workers
