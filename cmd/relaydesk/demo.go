@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/relaydesk/relaydesk/internal/apiclient"
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -143,19 +141,19 @@ func demoSetup(ctx context.Context, a *app.App, base, receiverAddr string, out i
 	}
 	say("platform token created (the producer's credential)")
 
-	c := newDemoClient(base, token)
+	c := apiclient.New(base, token)
 	suffix := randomHex(3)
 	res.email, res.password = "demo-"+suffix+"@relaydesk.test", "demo-"+randomHex(8)
 	var ws struct {
 		Workspace struct{ ID, Name string }
 	}
-	if err := c.do(ctx, "POST", "/v1/platform/workspaces", true, map[string]string{
+	if err := c.Do(ctx, "POST", "/v1/platform/workspaces", true, map[string]string{
 		"name": "Demo " + suffix, "adminEmail": res.email, "adminPassword": res.password}, &ws); err != nil {
 		return res, fmt.Errorf("create the workspace: %w", err)
 	}
 	res.workspace = ws.Workspace.ID
 	say("workspace %q (%s) with its Admin %s", ws.Workspace.Name, ws.Workspace.ID, res.email)
-	if err := c.do(ctx, "POST", "/v1/sessions", false, map[string]string{"email": res.email, "password": res.password}, nil); err != nil {
+	if err := c.Do(ctx, "POST", "/v1/sessions", false, map[string]string{"email": res.email, "password": res.password}, nil); err != nil {
 		return res, fmt.Errorf("sign in: %w", err)
 	}
 
@@ -172,12 +170,12 @@ func demoSetup(ctx context.Context, a *app.App, base, receiverAddr string, out i
 	say("verifying receiver listening on %s", recvURL)
 
 	var ep struct{ ID string }
-	if err := c.do(ctx, "POST", "/v1/endpoints", false, map[string]string{"url": recvURL, "description": "demo receiver (relaydesk demo)"}, &ep); err != nil {
+	if err := c.Do(ctx, "POST", "/v1/endpoints", false, map[string]string{"url": recvURL, "description": "demo receiver (relaydesk demo)"}, &ep); err != nil {
 		return res, fmt.Errorf("add the endpoint: %w", err)
 	}
 	say("endpoint %s → %s", ep.ID, recvURL)
 	var sec struct{ Secret, Fingerprint string }
-	if err := c.do(ctx, "POST", "/v1/signing-secret", false, nil, &sec); err != nil {
+	if err := c.Do(ctx, "POST", "/v1/signing-secret", false, nil, &sec); err != nil {
 		return res, fmt.Errorf("generate the signing secret: %w", err)
 	}
 	s, err := webhook.ParseSecret(sec.Secret)
@@ -189,11 +187,11 @@ func demoSetup(ctx context.Context, a *app.App, base, receiverAddr string, out i
 	say("signing secret %s generated and given to the receiver", res.fingerprint)
 
 	var rel struct{ ID string }
-	if err := c.do(ctx, "POST", "/v1/relays", false, map[string]any{"name": "Every inbound message", "trigger": event.MessageReceived,
+	if err := c.Do(ctx, "POST", "/v1/relays", false, map[string]any{"name": "Every inbound message", "trigger": event.MessageReceived,
 		"actions": []any{map[string]string{"type": "sendWebhook", "endpointId": ep.ID}}}, &rel); err != nil {
 		return res, fmt.Errorf("create the relay: %w", err)
 	}
-	if err := c.do(ctx, "POST", "/v1/relays/"+rel.ID+"/enable", false, nil, nil); err != nil {
+	if err := c.Do(ctx, "POST", "/v1/relays/"+rel.ID+"/enable", false, nil, nil); err != nil {
 		return res, fmt.Errorf("enable the relay: %w", err)
 	}
 	say("relay %q (%s) created and enabled", "Every inbound message", rel.ID)
@@ -205,7 +203,7 @@ func demoSetup(ctx context.Context, a *app.App, base, receiverAddr string, out i
 	}
 	data["workspaceId"] = ws.Workspace.ID
 	var acc struct{ ID string }
-	if err := c.do(ctx, "POST", "/v1/platform/events", true, map[string]any{"workspaceId": ws.Workspace.ID, "name": event.MessageReceived, "data": data}, &acc); err != nil {
+	if err := c.Do(ctx, "POST", "/v1/platform/events", true, map[string]any{"workspaceId": ws.Workspace.ID, "name": event.MessageReceived, "data": data}, &acc); err != nil {
 		return res, fmt.Errorf("publish: %w", err)
 	}
 	say("MessageReceived %s published", acc.ID)
@@ -271,50 +269,6 @@ func (r *demoReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case r.got <- got:
 	default:
 	}
-}
-
-type demoClient struct {
-	base, token string
-	hc          *http.Client
-}
-
-func newDemoClient(base, token string) *demoClient {
-	jar, _ := cookiejar.New(nil)
-	return &demoClient{base: base, token: token, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
-}
-
-func (c *demoClient) do(ctx context.Context, method, path string, platform bool, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if platform {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, res.StatusCode, strings.TrimSpace(string(b)))
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
 }
 
 func randomHex(n int) string {

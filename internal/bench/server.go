@@ -8,12 +8,10 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/relaydesk/relaydesk/internal/apiclient"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -237,64 +235,11 @@ func tail(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// apiClient talks to the server's JSON API.
-type apiClient struct {
-	base  string
-	hc    *http.Client
-	token string // platform token, for the platform routes
-}
-
-func newAPIClient(base, token string) *apiClient {
-	jar, _ := cookiejar.New(nil)
-	return &apiClient{base: base, token: token, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
-}
-
-type apiError struct {
-	Status int
-	Body   string
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
-
-func (c *apiClient) do(ctx context.Context, method, path string, platform bool, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if platform {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %w", method, path, &apiError{res.StatusCode, strings.TrimSpace(string(b))})
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
-}
-
 // setupWorkspace signs in and creates fanout endpoints pointing at the receiver, the
 // signing secret, and an enabled "every inbound message" relay per endpoint. With
 // --target it first creates a fresh workspace through the platform API.
 func setupWorkspace(ctx context.Context, in *instance, receiverURL string, fanout int) error {
-	c := newAPIClient(in.url, in.token)
+	c := apiclient.New(in.url, in.token)
 	if in.workspaceID == "" {
 		in.email, in.pass = "bench-"+randHex(4)+"@relaydesk.test", "bench-"+randHex(12)
 		var out struct {
@@ -302,13 +247,13 @@ func setupWorkspace(ctx context.Context, in *instance, receiverURL string, fanou
 				ID string `json:"id"`
 			} `json:"workspace"`
 		}
-		if err := c.do(ctx, http.MethodPost, "/v1/platform/workspaces", true,
+		if err := c.Do(ctx, http.MethodPost, "/v1/platform/workspaces", true,
 			map[string]string{"name": "Bench " + time.Now().UTC().Format(time.DateTime), "adminEmail": in.email, "adminPassword": in.pass}, &out); err != nil {
 			return fmt.Errorf("create the benchmark workspace: %w", err)
 		}
 		in.workspaceID = out.Workspace.ID
 	}
-	if err := c.do(ctx, http.MethodPost, "/v1/sessions", false, map[string]string{"email": in.email, "password": in.pass}, nil); err != nil {
+	if err := c.Do(ctx, http.MethodPost, "/v1/sessions", false, map[string]string{"email": in.email, "password": in.pass}, nil); err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
 	in.endpoints = in.endpoints[:0]
@@ -316,7 +261,7 @@ func setupWorkspace(ctx context.Context, in *instance, receiverURL string, fanou
 		var ep struct {
 			ID string `json:"id"`
 		}
-		if err := c.do(ctx, http.MethodPost, "/v1/endpoints", false,
+		if err := c.Do(ctx, http.MethodPost, "/v1/endpoints", false,
 			map[string]any{"url": fmt.Sprintf("%s/d/%d", receiverURL, k), "description": fmt.Sprintf("bench receiver %d", k)}, &ep); err != nil {
 			return fmt.Errorf("create endpoint %d: %w", k, err)
 		}
@@ -325,7 +270,7 @@ func setupWorkspace(ctx context.Context, in *instance, receiverURL string, fanou
 	var sec struct {
 		Secret string `json:"secret"`
 	}
-	if err := c.do(ctx, http.MethodPost, "/v1/signing-secret", false, nil, &sec); err != nil {
+	if err := c.Do(ctx, http.MethodPost, "/v1/signing-secret", false, nil, &sec); err != nil {
 		return fmt.Errorf("generate the signing secret: %w", err)
 	}
 	s, err := webhook.ParseSecret(sec.Secret)
@@ -337,10 +282,10 @@ func setupWorkspace(ctx context.Context, in *instance, receiverURL string, fanou
 		var r struct {
 			ID string `json:"id"`
 		}
-		if err := c.do(ctx, http.MethodPost, "/v1/relays/from-template", false, map[string]string{"templateId": "all-inbound", "endpointId": id}, &r); err != nil {
+		if err := c.Do(ctx, http.MethodPost, "/v1/relays/from-template", false, map[string]string{"templateId": "all-inbound", "endpointId": id}, &r); err != nil {
 			return fmt.Errorf("create relay: %w", err)
 		}
-		if err := c.do(ctx, http.MethodPost, "/v1/relays/"+r.ID+"/enable", false, nil, nil); err != nil {
+		if err := c.Do(ctx, http.MethodPost, "/v1/relays/"+r.ID+"/enable", false, nil, nil); err != nil {
 			return fmt.Errorf("enable relay: %w", err)
 		}
 	}
