@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -45,18 +44,9 @@ func (s *Service) attempt(ctx context.Context, c *claimed) outcome {
 		return s.release(c, err)
 	}
 	t, err := targets.Target(ctx, c.WorkspaceID, c.EndpointID)
-	reason := ""
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		reason = ReasonEndpointGone
-	case err != nil:
+	reason, err := undeliverable(t, err)
+	if err != nil {
 		return s.release(c, fmt.Errorf("endpoint %s: %w", c.EndpointID, err))
-	case !t.Enabled:
-		reason = disabledReason(t)
-	case t.Refused != "":
-		reason = ReasonRefused + ": " + t.Refused
-	case len(t.Secrets) == 0:
-		reason = ReasonNoSecret
 	}
 	if reason != "" {
 		o.next, o.reason = Cancelled, reason

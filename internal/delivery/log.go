@@ -159,18 +159,11 @@ func (s *Service) Retry(ctx context.Context, workspaceID, id string) (Delivery, 
 	if err != nil {
 		return d, err
 	}
-	t, err := targets.Target(ctx, workspaceID, d.EndpointID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return d, &NotDeliverableError{ReasonEndpointGone}
+	switch reason, err := undeliverable(targets.Target(ctx, workspaceID, d.EndpointID)); {
 	case err != nil:
 		return d, err
-	case !t.Enabled:
-		return d, &NotDeliverableError{disabledReason(t)}
-	case t.Refused != "":
-		return d, &NotDeliverableError{ReasonRefused + ": " + t.Refused}
-	case len(t.Secrets) == 0:
-		return d, &NotDeliverableError{ReasonNoSecret}
+	case reason != "":
+		return d, &NotDeliverableError{reason}
 	}
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		var state State

@@ -80,18 +80,12 @@ func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publicat
 			seen[epID] = true
 			d := Delivery{ID: store.NewID(), WorkspaceID: ev.WorkspaceID, EventID: ev.ID, EndpointID: epID, EventName: ev.Name,
 				State: Pending, CreatedAt: now, UpdatedAt: now}
-			t, err := targets.Target(ctx, ev.WorkspaceID, epID)
+			reason, err := undeliverable(targets.Target(ctx, ev.WorkspaceID, epID))
 			switch {
-			case errors.Is(err, store.ErrNotFound):
-				d.State, d.Reason = Skipped, ReasonEndpointGone
 			case err != nil:
 				return nil, fmt.Errorf("endpoint %s: %w", epID, err)
-			case !t.Enabled:
-				d.State, d.Reason = Skipped, disabledReason(t)
-			case t.Refused != "":
-				d.State, d.Reason = Skipped, ReasonRefused+": "+t.Refused
-			case len(t.Secrets) == 0:
-				d.State, d.Reason = Skipped, ReasonNoSecret
+			case reason != "":
+				d.State, d.Reason = Skipped, reason
 			default:
 				next := now
 				d.NextAttemptAt = &next
@@ -137,6 +131,25 @@ func insertEvents(ctx context.Context, tx *store.Tx, evs []Event) error {
 		}
 	}
 	return nil
+}
+
+// undeliverable says why nothing can be delivered to the target a Targets lookup returned
+// ("" when it can), or the lookup's own error. Publish skips with the reason, an attempt
+// cancels with it, a manual retry refuses with it.
+func undeliverable(t Target, err error) (string, error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ReasonEndpointGone, nil
+	case err != nil:
+		return "", err
+	case !t.Enabled:
+		return disabledReason(t), nil
+	case t.Refused != "":
+		return ReasonRefused + ": " + t.Refused, nil
+	case len(t.Secrets) == 0:
+		return ReasonNoSecret, nil
+	}
+	return "", nil
 }
 
 func disabledReason(t Target) string {
