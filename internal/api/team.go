@@ -19,21 +19,7 @@ import (
 func (s *Server) RegisterTeam(t *team.Service, publicURL string) {
 	tags := []string{"Team"}
 	viewer, editor, owner := access.Require(access.Team, access.Viewer), access.Require(access.Team, access.Editor), access.Require(access.Team, access.Owner)
-	base := func(ctx context.Context) string {
-		if publicURL != "" {
-			return publicURL
-		}
-		r := requestFrom(ctx)
-		scheme := "http"
-		if s.SecureCookies || (r != nil && r.TLS != nil) {
-			scheme = "https"
-		}
-		host := ""
-		if r != nil {
-			host = r.Host
-		}
-		return scheme + "://" + host
-	}
+	base := func(ctx context.Context) string { return s.origin(ctx, publicURL) }
 	fail := func(ctx context.Context, err error) error { return s.teamProblem(ctx, err) }
 
 	Register(s, huma.Operation{OperationID: "listRoles", Method: http.MethodGet, Path: "/v1/roles", Summary: "List roles",
