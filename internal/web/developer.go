@@ -215,12 +215,7 @@ func (d *developerPages) test(w http.ResponseWriter, r *http.Request, p *access.
 	id := r.PathValue("id")
 	res, err := d.svc.TestSend(d.ctx(r, p), p.WorkspaceID, id)
 	if err != nil {
-		msg, status, ok := problem(err)
-		if !ok {
-			d.fail(w, r, p, "test send", err)
-			return
-		}
-		d.render(w, r, p, status, View{Error: msg}, nil)
+		d.refuse(w, r, p, "test send", err)
 		return
 	}
 	d.render(w, r, p, http.StatusOK, View{}, func(data *developerData) {
@@ -256,12 +251,7 @@ func (d *developerPages) delete(w http.ResponseWriter, r *http.Request, p *acces
 func (d *developerPages) generate(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	sec, _, err := d.svc.GenerateSecret(d.ctx(r, p), p.WorkspaceID)
 	if err != nil {
-		msg, status, ok := problem(err)
-		if !ok {
-			d.fail(w, r, p, "generate secret", err)
-			return
-		}
-		d.render(w, r, p, status, View{Error: msg}, nil)
+		d.refuse(w, r, p, "generate secret", err)
 		return
 	}
 	d.render(w, r, p, http.StatusOK, View{Flash: "Signing secret generated. Copy it into your receiver."}, func(data *developerData) {
@@ -272,12 +262,7 @@ func (d *developerPages) generate(w http.ResponseWriter, r *http.Request, p *acc
 func (d *developerPages) reveal(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	sec, _, err := d.svc.RevealSecret(d.ctx(r, p), p.WorkspaceID)
 	if err != nil {
-		msg, status, ok := problem(err)
-		if !ok {
-			d.fail(w, r, p, "reveal secret", err)
-			return
-		}
-		d.render(w, r, p, status, View{Error: msg}, nil)
+		d.refuse(w, r, p, "reveal secret", err)
 		return
 	}
 	d.render(w, r, p, http.StatusOK, View{}, func(data *developerData) { data.Revealed = sec.String() })
@@ -307,6 +292,27 @@ type rotateData struct {
 	Default, Danger int
 }
 
+// graceParam is a rotation form's grace period; anything unreadable is negative, which the
+// service refuses with its own message.
+func graceParam(r *http.Request) time.Duration {
+	secs, err := strconv.ParseInt(r.PostForm.Get("graceSeconds"), 10, 64)
+	if err != nil {
+		return -time.Second
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// refuse answers a failed action: the page again with the reason when it is the user's to
+// fix (a problem from the service), otherwise the internal-error page, logged as what.
+func (d *developerPages) refuse(w http.ResponseWriter, r *http.Request, p *access.Principal, what string, err error) {
+	msg, status, ok := problem(err)
+	if !ok {
+		d.fail(w, r, p, what, err)
+		return
+	}
+	d.render(w, r, p, status, View{Error: msg}, nil)
+}
+
 func (d *developerPages) rotatePage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	info, err := d.svc.SecretInfo(r.Context(), p.WorkspaceID)
 	if err != nil {
@@ -326,18 +332,9 @@ func (d *developerPages) rotate(w http.ResponseWriter, r *http.Request, p *acces
 		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
-	secs, err := strconv.ParseInt(r.PostForm.Get("graceSeconds"), 10, 64)
+	sec, info, err := d.svc.RotateSecret(d.ctx(r, p), p.WorkspaceID, graceParam(r))
 	if err != nil {
-		secs = -1
-	}
-	sec, info, err := d.svc.RotateSecret(d.ctx(r, p), p.WorkspaceID, time.Duration(secs)*time.Second)
-	if err != nil {
-		msg, status, ok := problem(err)
-		if !ok {
-			d.fail(w, r, p, "rotate secret", err)
-			return
-		}
-		d.render(w, r, p, status, View{Error: msg}, nil)
+		d.refuse(w, r, p, "rotate secret", err)
 		return
 	}
 	flash := "Signing secret rotated with no grace period: the old secret no longer signs, so receivers must use the new one now."

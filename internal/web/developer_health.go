@@ -94,12 +94,7 @@ func (d *developerPages) loadHealth(ctx context.Context, p *access.Principal, da
 func (d *developerPages) enable(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	on := true
 	if _, err := d.svc.Update(d.ctx(r, p), p.WorkspaceID, r.PathValue("id"), endpoint.Patch{Enabled: &on}); err != nil {
-		msg, status, ok := problem(err)
-		if !ok {
-			d.fail(w, r, p, "re-enable endpoint", err)
-			return
-		}
-		d.render(w, r, p, status, View{Error: msg}, nil)
+		d.refuse(w, r, p, "re-enable endpoint", err)
 		return
 	}
 	http.Redirect(w, r, "/settings/developer?ok=enabled", http.StatusSeeOther)
@@ -142,12 +137,7 @@ func (d *developerPages) recover(w http.ResponseWriter, r *http.Request, p *acce
 	}
 	e, err := d.svc.Get(r.Context(), p.WorkspaceID, id)
 	if err != nil {
-		msg, status, ok := problem(err)
-		if !ok {
-			d.fail(w, r, p, "get endpoint", err)
-			return
-		}
-		d.render(w, r, p, status, View{Error: msg}, nil)
+		d.refuse(w, r, p, "get endpoint", err)
 		return
 	}
 	if !e.Enabled {

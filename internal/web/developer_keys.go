@@ -3,9 +3,7 @@ package web
 import (
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/relaydesk/relaydesk/internal/access"
 )
@@ -31,12 +29,7 @@ func (s *Server) origin(r *http.Request) string {
 
 func (d *developerPages) generateKey(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	if _, err := d.svc.GenerateKey(d.ctx(r, p), p.WorkspaceID); err != nil {
-		msg, status, ok := problem(err)
-		if !ok {
-			d.fail(w, r, p, "generate signing key", err)
-			return
-		}
-		d.render(w, r, p, status, View{Error: msg}, nil)
+		d.refuse(w, r, p, "generate signing key", err)
 		return
 	}
 	d.render(w, r, p, http.StatusOK, View{Flash: "Signing key pair generated. Deliveries now also carry a v1a signature; give receivers the public key or the JWKS URL."}, nil)
@@ -75,18 +68,9 @@ func (d *developerPages) rotateKey(w http.ResponseWriter, r *http.Request, p *ac
 		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
-	secs, err := strconv.ParseInt(r.PostForm.Get("graceSeconds"), 10, 64)
+	info, err := d.svc.RotateKey(d.ctx(r, p), p.WorkspaceID, graceParam(r))
 	if err != nil {
-		secs = -1
-	}
-	info, err := d.svc.RotateKey(d.ctx(r, p), p.WorkspaceID, time.Duration(secs)*time.Second)
-	if err != nil {
-		msg, status, ok := problem(err)
-		if !ok {
-			d.fail(w, r, p, "rotate signing key", err)
-			return
-		}
-		d.render(w, r, p, status, View{Error: msg}, nil)
+		d.refuse(w, r, p, "rotate signing key", err)
 		return
 	}
 	flash := "Signing key pair rotated. The old key no longer signs and is no longer published."
