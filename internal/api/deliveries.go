@@ -14,7 +14,7 @@ import (
 )
 
 type listDeliveriesInput struct {
-	Status     string `query:"status" enum:"pending,delivering,succeeded,retrying,failed,cancelled,skipped" doc:"Only deliveries in this state."`
+	Status     string `query:"status" enum:"pending,delivering,succeeded,retrying,failed,cancelled,skipped,throttled" doc:"Only deliveries in this state."`
 	EndpointID string `query:"endpointId" maxLength:"26" doc:"Only deliveries to this endpoint."`
 	EventName  string `query:"eventName" maxLength:"100" doc:"Only deliveries of this event, e.g. MessageReceived."`
 	Since      string `query:"since" doc:"Only deliveries created at or after this time (RFC 3339)."`
@@ -70,7 +70,7 @@ func parseTimeParam(name, v string) (time.Time, error) {
 // viewers read the log, editors redeliver and recover).
 func (s *Server) RegisterDeliveries(svc *delivery.Service) {
 	tags := []string{"Deliveries"}
-	viewer, editor := access.Require(access.Developer, access.Viewer), access.Require(access.Developer, access.Editor)
+	viewer, editor, owner := access.Require(access.Developer, access.Viewer), access.Require(access.Developer, access.Editor), access.Require(access.Developer, access.Owner)
 
 	Register(s, huma.Operation{OperationID: "listDeliveries", Method: http.MethodGet, Path: "/v1/deliveries", Summary: "List deliveries",
 		Description: "The workspace's deliveries, newest first, filtered and paged with an opaque cursor.", Tags: tags},
@@ -116,7 +116,38 @@ func (s *Server) RegisterDeliveries(svc *delivery.Service) {
 			d, err := svc.Retry(ctx, access.From(ctx).WorkspaceID, in.ID)
 			var nd *delivery.NotDeliverableError
 			switch {
-			case errors.As(err, &nd), errors.Is(err, delivery.ErrInFlight):
+			case errors.As(err, &nd), errors.Is(err, delivery.ErrInFlight), errors.Is(err, delivery.ErrWaiting):
+				return nil, huma.Error409Conflict(err.Error())
+			case err != nil:
+				return nil, s.Problem(ctx, err)
+			}
+			return &struct{ Body delivery.Delivery }{d}, nil
+		})
+
+	Register(s, huma.Operation{OperationID: "getEndpointQueue", Method: http.MethodGet, Path: "/v1/endpoints/{id}/queue", Summary: "Where an ordered endpoint's queue stands",
+		Description: "For an endpoint with ordering fifo: the delivery at the head (being delivered or retried), how many wait behind it, " +
+			"and whether the head blocks them (it has failed at least once). An endpoint without ordering has no head and nothing waiting.",
+		Tags: []string{"Endpoints", "Deliveries"}, Errors: []int{http.StatusNotFound}},
+		viewer, func(ctx context.Context, in *endpointID) (*struct{ Body delivery.FIFOQueue }, error) {
+			ws := access.From(ctx).WorkspaceID
+			if err := s.endpointExists(ctx, svc, ws, in.ID); err != nil {
+				return nil, err
+			}
+			q, err := svc.Queue(ctx, ws, in.ID)
+			if err != nil {
+				return nil, s.Problem(ctx, err)
+			}
+			return &struct{ Body delivery.FIFOQueue }{q}, nil
+		})
+
+	Register(s, huma.Operation{OperationID: "skipDelivery", Method: http.MethodPost, Path: "/v1/deliveries/{id}/skip", Summary: "Skip the head of an ordered queue",
+		Description: "Cancels the delivery at the head of a fifo endpoint's queue (it is not attempted again) and lets the next one go. " +
+			"409 when the delivery is not the head or an attempt of it is in progress.",
+		Tags: tags, Errors: []int{http.StatusNotFound, http.StatusConflict}},
+		owner, func(ctx context.Context, in *deliveryID) (*struct{ Body delivery.Delivery }, error) {
+			d, err := svc.Skip(ctx, access.From(ctx).WorkspaceID, in.ID)
+			switch {
+			case errors.Is(err, delivery.ErrNotHead), errors.Is(err, delivery.ErrInFlight):
 				return nil, huma.Error409Conflict(err.Error())
 			case err != nil:
 				return nil, s.Problem(ctx, err)
@@ -136,12 +167,8 @@ func (s *Server) RegisterDeliveries(svc *delivery.Service) {
 			if until.Before(in.Body.Since) {
 				return nil, huma.Error422UnprocessableEntity("until is before since", &huma.ErrorDetail{Location: "body.until", Message: "must not be before since"})
 			}
-			if svc.Targets != nil {
-				if _, err := svc.Targets.Target(ctx, ws, in.ID); errors.Is(err, store.ErrNotFound) {
-					return nil, huma.Error404NotFound("no such endpoint")
-				} else if err != nil {
-					return nil, s.Problem(ctx, err)
-				}
+			if err := s.endpointExists(ctx, svc, ws, in.ID); err != nil {
+				return nil, err
 			}
 			n, err := svc.Recover(ctx, ws, in.ID, in.Body.Since, until)
 			if err != nil {
@@ -151,4 +178,19 @@ func (s *Server) RegisterDeliveries(svc *delivery.Service) {
 			out.Body.Requeued = n
 			return out, nil
 		})
+}
+
+// endpointExists answers 404 for an endpoint the workspace does not have.
+func (s *Server) endpointExists(ctx context.Context, svc *delivery.Service, workspaceID, id string) error {
+	if svc.Targets == nil {
+		return nil
+	}
+	_, err := svc.Targets.Target(ctx, workspaceID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return huma.Error404NotFound("no such endpoint")
+	case err != nil:
+		return s.Problem(ctx, err)
+	}
+	return nil
 }

@@ -80,16 +80,19 @@ func (s *Server) RegisterEndpoints(svc *endpoint.Service) {
 		Tags: tags, DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict}},
 		editor, func(ctx context.Context, in *struct {
 			Body struct {
-				URL         string `json:"url" doc:"Absolute https URL (checked at save time and again at every connection)."`
-				Description string `json:"description,omitempty" maxLength:"500"`
-				Enabled     *bool  `json:"enabled,omitempty" doc:"Defaults to true."`
+				URL          string `json:"url" doc:"Absolute https URL (checked at save time and again at every connection)."`
+				Description  string `json:"description,omitempty" maxLength:"500"`
+				Enabled      *bool  `json:"enabled,omitempty" doc:"Defaults to true."`
+				Ordering     string `json:"ordering,omitempty" enum:"none,fifo" doc:"none (default): deliveries go in parallel. fifo: one at a time, in publish order."`
+				MaxPerSecond int    `json:"maxPerSecond,omitempty" minimum:"0" maximum:"10000" doc:"At most this many deliveries per second across all instances; 0 (default) means no limit."`
 			}
 		}) (*struct {
 			Location string `header:"Location"`
 			Body     endpoint.Endpoint
 		}, error) {
 			enabled := in.Body.Enabled == nil || *in.Body.Enabled
-			e, err := svc.Create(ctx, access.From(ctx).WorkspaceID, endpoint.Input{URL: in.Body.URL, Description: in.Body.Description, Enabled: enabled})
+			e, err := svc.Create(ctx, access.From(ctx).WorkspaceID, endpoint.Input{URL: in.Body.URL, Description: in.Body.Description, Enabled: enabled,
+				Ordering: in.Body.Ordering, MaxPerSecond: in.Body.MaxPerSecond})
 			if err != nil {
 				return nil, s.endpointProblem(ctx, err)
 			}
@@ -115,12 +118,15 @@ func (s *Server) RegisterEndpoints(svc *endpoint.Service) {
 		editor, func(ctx context.Context, in *struct {
 			ID   string `path:"id" maxLength:"26" doc:"The endpoint's id."`
 			Body struct {
-				URL         *string `json:"url,omitempty"`
-				Description *string `json:"description,omitempty" maxLength:"500"`
-				Enabled     *bool   `json:"enabled,omitempty"`
+				URL          *string `json:"url,omitempty"`
+				Description  *string `json:"description,omitempty" maxLength:"500"`
+				Enabled      *bool   `json:"enabled,omitempty"`
+				Ordering     *string `json:"ordering,omitempty" enum:"none,fifo" doc:"Turning fifo off lets every waiting delivery go at once; turning it on applies to events published after the change."`
+				MaxPerSecond *int    `json:"maxPerSecond,omitempty" minimum:"0" maximum:"10000" doc:"0 removes the limit."`
 			}
 		}) (*endpointOut, error) {
-			e, err := svc.Update(ctx, access.From(ctx).WorkspaceID, in.ID, endpoint.Patch{URL: in.Body.URL, Description: in.Body.Description, Enabled: in.Body.Enabled})
+			e, err := svc.Update(ctx, access.From(ctx).WorkspaceID, in.ID, endpoint.Patch{URL: in.Body.URL, Description: in.Body.Description, Enabled: in.Body.Enabled,
+				Ordering: in.Body.Ordering, MaxPerSecond: in.Body.MaxPerSecond})
 			if err != nil {
 				return nil, s.endpointProblem(ctx, err)
 			}

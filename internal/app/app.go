@@ -136,6 +136,7 @@ func (a *App) build(ctx context.Context) error {
 	// configured policy (ports included), like test-sends.
 	a.Deliveries.Sender = &delivery.Sender{Client: policy.Client(a.Config.DeliveryTimeout), UserAgent: "relaydesk/" + a.Config.Version}
 	a.Deliveries.Targets = a.Endpoints
+	a.Endpoints.Queue = a.Deliveries
 	a.API.RegisterDeliveries(a.Deliveries)
 	a.Web = web.New(a.mux, a.Routes, a.Auth, a.Accounts, a.API.Throttle, a.Log)
 	a.Web.AllowPrivate, a.Web.SecureCookies, a.Web.Version = a.Config.AllowPrivateEndpoints, a.Config.SecureCookies, a.Config.Version

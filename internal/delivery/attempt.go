@@ -52,6 +52,11 @@ func (s *Service) attempt(ctx context.Context, c *claimed) outcome {
 		o.next, o.reason = Cancelled, reason
 		return o
 	}
+	if t.MaxPerSecond > 0 {
+		if held, ok := s.limit(ctx, c, t.MaxPerSecond); !ok {
+			return held
+		}
+	}
 
 	number := c.Attempts + 1
 	started := s.now()
@@ -65,10 +70,7 @@ func (s *Service) attempt(ctx context.Context, c *claimed) outcome {
 	o.res, o.started, o.number = &res, started, number
 
 	out := res.Outcome()
-	o.next = c.prev
-	if c.prev == Delivering { // its last process died mid-attempt
-		o.next = Retrying
-	}
+	o.next = c.resting()
 	if c.manual {
 		o.roundStart++ // a manual retry does not use up the schedule
 		if !c.prev.Final() {
@@ -110,12 +112,24 @@ func (s *Service) release(c *claimed, err error) outcome {
 		s.Log.Warn("delivery released without an attempt", "delivery", c.ID, "err", err)
 	}
 	now := s.now()
-	next := c.prev
-	if next == Delivering {
-		next = Retrying
-	}
-	return outcome{c: c, number: c.Attempts, roundStart: c.roundStart, next: next, nextAt: &now,
+	return outcome{c: c, number: c.Attempts, roundStart: c.roundStart, next: c.resting(), nextAt: &now,
 		reason: c.Reason, lastStatus: c.LastStatus, lastError: c.LastError}
+}
+
+// resting is the state an attempt that changes nothing leaves the delivery in: the one it
+// was claimed from, except that an attempt cut off by a dead process counts as failed, and
+// a throttled delivery's slot is used (it was pending, or retrying after failures).
+func (c *claimed) resting() State {
+	switch c.prev {
+	case Delivering:
+		return Retrying
+	case Throttled:
+		if c.Attempts > c.roundStart {
+			return Retrying
+		}
+		return Pending
+	}
+	return c.prev
 }
 
 // Per statement, rows of a multi-row write stay well under both engines' parameter limits.
@@ -133,6 +147,7 @@ const (
 func (s *Service) record(ctx context.Context, outs []outcome) (applied []outcome, err error) {
 	now := s.now()
 	var trs []*Transition
+	promoted := false
 	err = s.DB.InEngineTx(ctx, func(tx *store.Tx) error {
 		applied, trs = applied[:0], trs[:0]
 		ok := map[string]bool{}
@@ -171,10 +186,22 @@ func (s *Service) record(ctx context.Context, outs []outcome) (applied []outcome
 				trs = append(trs, tr)
 			}
 		}
-		return nil
+		// Ordered endpoints whose head is done: the next delivery goes (fifo.go).
+		var heads []string
+		for _, o := range applied {
+			if o.c.fifo && o.next.Final() {
+				heads = append(heads, o.c.EndpointID)
+			}
+		}
+		var err error
+		promoted, err = promote(ctx, tx, now, heads)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if promoted {
+		s.wake()
 	}
 	if stale := len(outs) - len(applied); stale > 0 {
 		s.Log.Warn("outcomes dropped: their lease ran out and another claim took the delivery", "count", stale)
@@ -184,8 +211,11 @@ func (s *Service) record(ctx context.Context, outs []outcome) (applied []outcome
 			s.metrics.attempt(*o.res)
 			s.health.set(o.c.EndpointID, o.res.Outcome() != Delivered, now)
 		}
-		if o.res != nil || o.next == Cancelled {
+		if o.res != nil || o.next == Cancelled || o.next == Throttled {
 			s.metrics.result(o.next)
+		}
+		if o.next == Succeeded {
+			s.metrics.delivered(now.Sub(o.c.CreatedAt))
 		}
 	}
 	for _, tr := range trs {
@@ -296,7 +326,7 @@ func (s *Service) gone(ctx context.Context, workspaceID, endpointID string) {
 	}
 	now := store.Micros(s.now())
 	res, err := s.DB.Exec(ctx, `UPDATE deliveries SET state = ?, reason = ?, next_attempt_at = NULL, manual = FALSE, updated_at = ?
-		WHERE workspace_id = ? AND endpoint_id = ? AND state IN (?, ?)`, Cancelled, ReasonGone, now, workspaceID, endpointID, Pending, Retrying)
+		WHERE workspace_id = ? AND endpoint_id = ? AND state IN (?, ?, ?)`, Cancelled, ReasonGone, now, workspaceID, endpointID, Pending, Retrying, Throttled)
 	if err != nil {
 		s.Log.Error("cancel deliveries after 410", "endpoint", endpointID, "err", err)
 		return

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -17,12 +18,13 @@ type claimed struct {
 	prevNext        *time.Time // next_attempt_at before the claim
 	resumeAt        *time.Time // a manual retry's: where the schedule resumes if it fails
 	manual          bool       // a manual retry asked for this attempt
+	fifo            bool       // its endpoint delivers in order: promote the next when it is done
 	body            []byte
 }
 
 // claimCols are what a claim hands over, in scanClaimed's order.
 const claimCols = `d.id, d.workspace_id, d.event_id, d.endpoint_id, d.event_name, d.reason, d.attempts, d.last_status, d.last_error,
-	d.created_at, d.delivered_at, d.seq, d.round_start, d.resume_at`
+	d.created_at, d.delivered_at, d.seq, d.round_start, d.resume_at, d.fifo`
 
 // claim hands this process up to n due deliveries (with their bodies) in one statement:
 // each becomes delivering, with a lease that ends at now+Lease (renewed while the attempt
@@ -40,14 +42,14 @@ func (s *Service) claim(ctx context.Context, n int, only string) ([]*claimed, er
 // claimPostgres: SKIP LOCKED lets several processes claim at once without waiting on each
 // other; the CTE returns the pre-claim state and the event body in the same round trip.
 func (s *Service) claimPostgres(ctx context.Context, n int, only string, now time.Time) ([]*claimed, error) {
-	filter, args := "", []any{store.Micros(now)}
+	filter, args := "", dueArgs(now)
 	if only != "" {
 		filter, args = " AND id = ?", append(args, only)
 	}
 	args = append(args, n, Delivering, store.Micros(now.Add(s.Lease)), store.Micros(now))
 	rows, err := s.DB.Engine.QueryContext(ctx, s.DB.Q(`WITH due AS (
 			SELECT id, state, next_attempt_at, manual FROM deliveries
-			WHERE next_attempt_at <= ?`+filter+` ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
+			WHERE `+dueCond+filter+` ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
 		), c AS (
 			UPDATE deliveries d SET state = ?, seq = d.seq + 1, next_attempt_at = ?, manual = FALSE, updated_at = ?
 			FROM due WHERE d.id = due.id
@@ -71,13 +73,13 @@ func (s *Service) claimPostgres(ctx context.Context, n int, only string, now tim
 // (bodies and all, without holding the one writer) and claimed by one UPDATE whose guard
 // repeats the due condition; RETURNING says which rows it took.
 func (s *Service) claimSQLite(ctx context.Context, n int, only string, now time.Time) ([]*claimed, error) {
-	filter, args := "", []any{store.Micros(now)}
+	filter, args := "", dueArgs(now)
 	if only != "" {
 		filter, args = " AND d.id = ?", append(args, only)
 	}
 	rows, err := s.DB.Query(ctx, `SELECT `+claimCols+`, d.state, d.next_attempt_at, d.manual, e.body
 		FROM deliveries d JOIN events e ON e.id = d.event_id
-		WHERE d.next_attempt_at <= ?`+filter+` ORDER BY d.next_attempt_at LIMIT ?`, append(args, n)...)
+		WHERE `+strings.ReplaceAll(dueCond, "next_attempt_at", "d.next_attempt_at")+filter+` ORDER BY d.next_attempt_at LIMIT ?`, append(args, n)...)
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +88,8 @@ func (s *Service) claimSQLite(ctx context.Context, n int, only string, now time.
 		return nil, err
 	}
 	var q strings.Builder
-	q.WriteString(`UPDATE deliveries SET state = ?, seq = seq + 1, next_attempt_at = ?, manual = FALSE, updated_at = ? WHERE next_attempt_at <= ? AND id IN (`)
-	uargs := []any{Delivering, store.Micros(now.Add(s.Lease)), store.Micros(now), store.Micros(now)}
+	q.WriteString(`UPDATE deliveries SET state = ?, seq = seq + 1, next_attempt_at = ?, manual = FALSE, updated_at = ? WHERE ` + dueCond + ` AND id IN (`)
+	uargs := append([]any{Delivering, store.Micros(now.Add(s.Lease)), store.Micros(now)}, dueArgs(now)...)
 	byID := make(map[string]*claimed, len(due))
 	for i, c := range due {
 		if i > 0 {
@@ -118,6 +120,16 @@ func (s *Service) claimSQLite(ctx context.Context, n int, only string, now time.
 	return out, urows.Err()
 }
 
+// dueCond is what a claim takes: deliveries whose next_attempt_at has passed, and
+// throttled ones up to claimAhead before their send slot, so that the sender waits for the
+// slot itself (ratelimit.go) instead of a claim arriving late for it. Its arguments are
+// dueArgs(now).
+const dueCond = `next_attempt_at <= ? AND (next_attempt_at <= ? OR state = 'throttled')`
+
+func dueArgs(now time.Time) []any {
+	return []any{store.Micros(now.Add(claimAhead)), store.Micros(now)}
+}
+
 // scanClaimed reads claimCols, the pre-claim state, next_attempt_at and manual, and the body.
 // seqAhead is what the claim adds to the seq read (1 when the row was read before its claim).
 func scanClaimed(rows *sql.Rows, seqAhead int) ([]*claimed, error) {
@@ -129,7 +141,7 @@ func scanClaimed(rows *sql.Rows, seqAhead int) ([]*claimed, error) {
 		var created int64
 		var body string
 		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.EventID, &c.EndpointID, &c.EventName, &c.Reason, &c.Attempts, &c.LastStatus, &c.LastError,
-			&created, &delivered, &c.seq, &c.roundStart, &resume, &c.prev, &prevNext, &c.manual, &body); err != nil {
+			&created, &delivered, &c.seq, &c.roundStart, &resume, &c.fifo, &c.prev, &prevNext, &c.manual, &body); err != nil {
 			return nil, err
 		}
 		c.seq += seqAhead
@@ -145,12 +157,19 @@ func scanClaimed(rows *sql.Rows, seqAhead int) ([]*claimed, error) {
 // nextDue is when the earliest queued delivery becomes due (false: none is queued), so an
 // idle worker sleeps exactly until then.
 func (s *Service) nextDue(ctx context.Context) (time.Time, bool, error) {
-	var at sql.NullInt64
-	err := s.DB.QueryRow(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE next_attempt_at IS NOT NULL`).Scan(&at)
-	if err != nil || !at.Valid {
+	var at int64
+	var state State
+	err := s.DB.QueryRow(ctx, `SELECT next_attempt_at, state FROM deliveries WHERE next_attempt_at IS NOT NULL ORDER BY next_attempt_at LIMIT 1`).Scan(&at, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
 		return time.Time{}, false, err
 	}
-	return store.Time(at.Int64), true, nil
+	if state == Throttled {
+		at -= claimAhead.Microseconds()
+	}
+	return store.Time(at), true, nil
 }
 
 // renew extends the leases of the deliveries this process is working on, so that only a

@@ -13,6 +13,8 @@
 //   - run.go: the loop of one process: dispatcher, senders, recorder, wake-ups.
 //   - queue.go: options, River for the background jobs, graceful stop.
 //   - log.go: the attempt log, manual retry, recover.
+//   - fifo.go: per-endpoint publish order (one head at a time), skip.
+//   - ratelimit.go: per-endpoint send slots (maxPerSecond), the throttled state.
 //   - autodisable.go: the periodic job that disables endpoints failing for 5 days.
 package delivery
 
@@ -41,12 +43,15 @@ const (
 	Failed     State = "failed"
 	Cancelled  State = "cancelled"
 	Skipped    State = "skipped"
+	// Throttled: the endpoint's rate limit holds the delivery until its reserved send slot
+	// (next_attempt_at); no attempt is used up (ratelimit.go).
+	Throttled State = "throttled"
 )
 
 // Valid reports whether s is one of the states.
 func (s State) Valid() bool {
 	switch s {
-	case Pending, Delivering, Succeeded, Retrying, Failed, Cancelled, Skipped:
+	case Pending, Delivering, Succeeded, Retrying, Failed, Cancelled, Skipped, Throttled:
 		return true
 	}
 	return false
@@ -75,6 +80,11 @@ type Target struct {
 	// Keys sign v1a (ed25519) entries besides: the current key pair first, then the previous
 	// one still in its grace window. Empty when the workspace has no key pair (issue 15).
 	Keys []webhook.SigningKey
+	// FIFO: the endpoint gets one delivery at a time, in publish order (fifo.go).
+	FIFO bool
+	// MaxPerSecond, when above 0, caps the endpoint's sends per second across all
+	// instances (ratelimit.go).
+	MaxPerSecond int
 }
 
 // Targets resolves endpoints. *endpoint.Service implements it; delivery never imports
@@ -100,7 +110,7 @@ type Delivery struct {
 	EventID       string     `json:"eventId"`
 	EndpointID    string     `json:"endpointId"`
 	EventName     string     `json:"eventName"`
-	State         State      `json:"status" enum:"pending,delivering,succeeded,retrying,failed,cancelled,skipped"`
+	State         State      `json:"status" enum:"pending,delivering,succeeded,retrying,failed,cancelled,skipped,throttled"`
 	Reason        string     `json:"reason,omitempty" doc:"Why the delivery was skipped or cancelled."`
 	Attempts      int        `json:"attempts"`
 	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
@@ -109,6 +119,8 @@ type Delivery struct {
 	CreatedAt     time.Time  `json:"createdAt"`
 	UpdatedAt     time.Time  `json:"updatedAt"`
 	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
+
+	fifo bool // its endpoint delivers in publish order: inserted waiting (fifo.go)
 }
 
 // Attempt is one HTTP request of a delivery.

@@ -159,13 +159,19 @@ func (s *Service) Retry(ctx context.Context, workspaceID, id string) (Delivery, 
 	if err != nil {
 		return d, err
 	}
-	switch reason, err := undeliverable(targets.Target(ctx, workspaceID, d.EndpointID)); {
+	t, err := targets.Target(ctx, workspaceID, d.EndpointID)
+	switch reason, err := undeliverable(t, err); {
 	case err != nil:
 		return d, err
 	case reason != "":
 		return d, &NotDeliverableError{reason}
 	}
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if t.FIFO {
+			if err := lockEndpoints(ctx, tx, []string{d.EndpointID}); err != nil {
+				return err
+			}
+		}
 		var state State
 		var next *int64
 		now := store.Micros(s.now())
@@ -175,7 +181,20 @@ func (s *Service) Retry(ctx context.Context, workspaceID, id string) (Delivery, 
 		if state == Delivering && next != nil && *next > now {
 			return ErrInFlight
 		}
+		if t.FIFO && next == nil && !state.Final() {
+			return ErrWaiting
+		}
 		if err := audit.Record(ctx, tx, workspaceID, "delivery.retry", "delivery", id, map[string]any{"endpointId": d.EndpointID, "state": state}); err != nil {
+			return err
+		}
+		if t.FIFO && next == nil {
+			// A finished delivery of an ordered endpoint: it waits, as a manual attempt,
+			// for the head to be done, and goes before the others (it is older).
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET manual = TRUE, fifo = TRUE WHERE id = ?`, id); err != nil {
+				return err
+			}
+			_, err := promote(ctx, tx, s.now(), []string{d.EndpointID})
+			tx.AfterCommit(s.wake)
 			return err
 		}
 		// Due now, as a manual attempt; a scheduled next attempt still ahead is kept in
@@ -184,7 +203,7 @@ func (s *Service) Retry(ctx context.Context, workspaceID, id string) (Delivery, 
 		if !state.Final() && next != nil && *next > now {
 			resume = *next
 		}
-		if _, err := tx.Exec(ctx, `UPDATE deliveries SET manual = TRUE, next_attempt_at = ?, resume_at = COALESCE(resume_at, ?) WHERE id = ?`, now, resume, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET manual = TRUE, next_attempt_at = ?, resume_at = COALESCE(resume_at, ?), fifo = ? WHERE id = ?`, now, resume, t.FIFO, id); err != nil {
 			return err
 		}
 		tx.AfterCommit(s.wake)
@@ -234,23 +253,41 @@ const recoverBatch = 500
 // pending, for a new round of the schedule.
 func (s *Service) workRecover(ctx context.Context, job *river.Job[recoverArgs]) error {
 	a := job.Args
+	targets, err := s.targets()
+	if err != nil {
+		return err
+	}
+	// An ordered endpoint's recovered deliveries wait their turn, oldest first.
+	t, err := targets.Target(ctx, a.WorkspaceID, a.EndpointID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("recover: %w", err)
+	}
 	total := 0
 	for {
 		var n int64
 		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-			now := store.Micros(s.now())
-			res, err := tx.Exec(ctx, `UPDATE deliveries SET state = ?, round_start = attempts, reason = '', next_attempt_at = ?, updated_at = ?
+			now := s.now()
+			var due any = store.Micros(now)
+			if t.FIFO {
+				due = nil
+			}
+			res, err := tx.Exec(ctx, `UPDATE deliveries SET state = ?, round_start = attempts, reason = '', next_attempt_at = ?, fifo = ?, updated_at = ?
 				WHERE id IN (SELECT id FROM deliveries WHERE workspace_id = ? AND endpoint_id = ? AND `+recoverable+` AND created_at >= ? AND created_at <= ? AND updated_at <= ? LIMIT ?)
 				AND `+recoverable,
-				slices.Concat([]any{Pending, now, now, a.WorkspaceID, a.EndpointID}, recoverableArgs, []any{a.Since, a.Until, a.Before, recoverBatch}, recoverableArgs)...)
+				slices.Concat([]any{Pending, due, t.FIFO, store.Micros(now), a.WorkspaceID, a.EndpointID}, recoverableArgs, []any{a.Since, a.Until, a.Before, recoverBatch}, recoverableArgs)...)
 			if err != nil {
 				return err
 			}
-			n, err = res.RowsAffected()
-			if n > 0 {
-				tx.AfterCommit(s.wake)
+			if n, err = res.RowsAffected(); err != nil || n == 0 {
+				return err
 			}
-			return err
+			if t.FIFO {
+				if _, err := promote(ctx, tx, now, []string{a.EndpointID}); err != nil {
+					return err
+				}
+			}
+			tx.AfterCommit(s.wake)
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("recover: %w", err)

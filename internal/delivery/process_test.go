@@ -295,20 +295,7 @@ func TestTwoProcessesShareTheWork(t *testing.T) {
 		t.Errorf("%d attempt rows (%v), want %d", attempts, err, n)
 	}
 	// Which process made each attempt: the attempt log records it.
-	rows, err := f.db.Query(context.Background(), `SELECT worker, COUNT(*) FROM attempts GROUP BY worker`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	split := map[string]int{}
-	for rows.Next() {
-		var client string
-		var c int
-		if err := rows.Scan(&client, &c); err != nil {
-			t.Fatal(err)
-		}
-		split[client] = c
-	}
+	split := workerSplit(t, f)
 	t.Logf("attempts per process: %v", split)
 	if len(split) != 2 {
 		t.Fatalf("attempts made by %d processes, want 2: %v", len(split), split)

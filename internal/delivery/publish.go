@@ -31,7 +31,8 @@ type Publication struct {
 // delivery row is its queue entry, so nothing the caller commits can be lost between commit
 // and enqueue, and the workers are woken once tx commits. An endpoint that is gone or
 // disabled, or a workspace without a signing secret, gets a delivery recorded as skipped
-// with the reason, never queued. ev.ID and ev.CreatedAt are filled in when empty.
+// with the reason, never queued. A delivery to a fifo endpoint waits behind the endpoint's
+// head (fifo.go). ev.ID and ev.CreatedAt are filled in when empty.
 func (s *Service) Publish(ctx context.Context, tx *store.Tx, ev Event, endpointIDs []string) ([]Delivery, error) {
 	out, err := s.PublishMany(ctx, tx, []Publication{{Event: ev, EndpointIDs: endpointIDs}})
 	if err != nil {
@@ -68,6 +69,7 @@ func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publicat
 
 	out := make([][]Delivery, len(pubs))
 	var all []Delivery
+	var ordered []string // fifo endpoints: their deliveries wait for promote
 	queued := false
 	for i, p := range pubs {
 		ev := evs[i]
@@ -80,12 +82,16 @@ func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publicat
 			seen[epID] = true
 			d := Delivery{ID: store.NewID(), WorkspaceID: ev.WorkspaceID, EventID: ev.ID, EndpointID: epID, EventName: ev.Name,
 				State: Pending, CreatedAt: now, UpdatedAt: now}
-			reason, err := undeliverable(targets.Target(ctx, ev.WorkspaceID, epID))
+			t, err := targets.Target(ctx, ev.WorkspaceID, epID)
+			reason, err := undeliverable(t, err)
 			switch {
 			case err != nil:
 				return nil, fmt.Errorf("endpoint %s: %w", epID, err)
 			case reason != "":
 				d.State, d.Reason = Skipped, reason
+			case t.FIFO:
+				d.fifo = true // waiting, next_attempt_at NULL
+				ordered = append(ordered, epID)
 			default:
 				next := now
 				d.NextAttemptAt = &next
@@ -98,6 +104,13 @@ func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publicat
 	}
 	if err := insertDeliveries(ctx, tx, all); err != nil {
 		return nil, err
+	}
+	if len(ordered) > 0 {
+		promoted, err := promote(ctx, tx, now, ordered)
+		if err != nil {
+			return nil, err
+		}
+		queued = queued || promoted
 	}
 	if queued {
 		tx.AfterCommit(s.wake)
@@ -160,20 +173,20 @@ func disabledReason(t Target) string {
 }
 
 func insertDeliveries(ctx context.Context, tx *store.Tx, ds []Delivery) error {
-	const cols = 10
+	const cols = 11
 	for len(ds) > 0 {
 		batch := ds[:min(len(ds), rowsPerInsert)]
 		ds = ds[len(batch):]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO deliveries (id, workspace_id, event_id, endpoint_id, event_name, state, reason, next_attempt_at, created_at, updated_at) VALUES `)
+		q.WriteString(`INSERT INTO deliveries (id, workspace_id, event_id, endpoint_id, event_name, state, reason, next_attempt_at, created_at, updated_at, fifo) VALUES `)
 		args := make([]any, 0, len(batch)*cols)
 		for i, d := range batch {
 			if i > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, d.ID, d.WorkspaceID, d.EventID, d.EndpointID, d.EventName, d.State, d.Reason,
-				store.NullMicros(d.NextAttemptAt), store.Micros(d.CreatedAt), store.Micros(d.UpdatedAt))
+				store.NullMicros(d.NextAttemptAt), store.Micros(d.CreatedAt), store.Micros(d.UpdatedAt), d.fifo)
 		}
 		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
 			return err

@@ -33,6 +33,16 @@ const MaxPerWorkspace = 20
 // MaxDescription is the longest endpoint description, in characters.
 const MaxDescription = 500
 
+// Orderings of an endpoint's deliveries.
+const (
+	OrderingNone = "none"
+	OrderingFIFO = "fifo"
+)
+
+// MaxRate is the highest maxPerSecond: above it a limit is no protection a receiver needs,
+// and slots would be finer than the engine's timers.
+const MaxRate = 10000
+
 // Endpoint is a URL that receives a workspace's webhooks.
 type Endpoint struct {
 	ID          string `json:"id"`
@@ -46,9 +56,14 @@ type Endpoint struct {
 	// Refused says why the current address policy refuses URL (it was saved while private
 	// endpoints were allowed, say); empty when the URL may be reached. Deliveries to a
 	// refused endpoint are skipped or cancelled with this reason, never retried.
-	Refused   string    `json:"refused,omitempty" doc:"Why the server's current address policy refuses this URL (deliveries are skipped, not retried); absent when the URL is allowed."`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Refused string `json:"refused,omitempty" doc:"Why the server's current address policy refuses this URL (deliveries are skipped, not retried); absent when the URL is allowed."`
+	// Ordering fifo: one delivery at a time, in publish order; a retrying delivery holds
+	// the ones behind it back (delivery/fifo.go).
+	Ordering string `json:"ordering" enum:"none,fifo" doc:"none: deliveries go in parallel (default). fifo: one at a time, in the order events were published; a delivery that is retrying holds back the ones behind it until it succeeds, fails for good or is skipped."`
+	// MaxPerSecond caps sends to the endpoint across all instances; 0 is no limit.
+	MaxPerSecond int       `json:"maxPerSecond" minimum:"0" maximum:"10000" doc:"At most this many deliveries per second, across all relaydesk instances; 0 means no limit. Deliveries over the limit wait (status throttled) without using up an attempt."`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
 }
 
 // InvalidError is a refused input, naming the field (as the API reports it: "url",
@@ -82,6 +97,11 @@ type Service struct {
 	clock  atomic.Pointer[func() time.Time] // nil: time.Now; see SetClock
 	sealer *sealer
 	cache  targetCache
+	// Queue lets an endpoint's waiting deliveries go when it stops delivering in order;
+	// the delivery engine (app wires it).
+	Queue interface {
+		ReleaseOrder(ctx context.Context, tx *store.Tx, endpointID string) error
+	}
 }
 
 // DefaultCacheTTL is how long Target lookups are served from memory.
@@ -127,16 +147,37 @@ func (s *Service) now() time.Time {
 
 // Input is what a member sets on an endpoint.
 type Input struct {
-	URL         string
-	Description string
-	Enabled     bool
+	URL          string
+	Description  string
+	Enabled      bool
+	Ordering     string // "" is none
+	MaxPerSecond int
 }
 
 // Patch changes some fields of an endpoint; nil fields stay as they are.
 type Patch struct {
-	URL         *string
-	Description *string
-	Enabled     *bool
+	URL          *string
+	Description  *string
+	Enabled      *bool
+	Ordering     *string
+	MaxPerSecond *int
+}
+
+func checkOrdering(o string) (string, error) {
+	switch o {
+	case "", OrderingNone:
+		return OrderingNone, nil
+	case OrderingFIFO:
+		return o, nil
+	}
+	return "", &InvalidError{Field: "ordering", Msg: `ordering must be "none" or "fifo"`, Value: o}
+}
+
+func checkRate(n int) error {
+	if n < 0 || n > MaxRate {
+		return &InvalidError{Field: "maxPerSecond", Msg: fmt.Sprintf("maxPerSecond must be between 0 (no limit) and %d", MaxRate), Value: n}
+	}
+	return nil
 }
 
 // PrivateHint ends a refusal of an http:// or private URL: the one way to reach a receiver
@@ -193,12 +234,12 @@ func auditURL(raw string) string {
 	return u.String()
 }
 
-const endpointCols = `id, workspace_id, url, description, enabled, disabled_reason, created_at, updated_at`
+const endpointCols = `id, workspace_id, url, description, enabled, disabled_reason, created_at, updated_at, ordering, max_per_second`
 
 func scanEndpoint(sc interface{ Scan(...any) error }) (Endpoint, error) {
 	var e Endpoint
 	var created, updated int64
-	err := sc.Scan(&e.ID, &e.WorkspaceID, &e.URL, &e.Description, &e.Enabled, &e.DisabledReason, &created, &updated)
+	err := sc.Scan(&e.ID, &e.WorkspaceID, &e.URL, &e.Description, &e.Enabled, &e.DisabledReason, &created, &updated, &e.Ordering, &e.MaxPerSecond)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, store.ErrNotFound
 	}
@@ -274,8 +315,15 @@ func (s *Service) Create(ctx context.Context, workspaceID string, in Input) (End
 	if err != nil {
 		return Endpoint{}, err
 	}
+	ordering, err := checkOrdering(in.Ordering)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if err := checkRate(in.MaxPerSecond); err != nil {
+		return Endpoint{}, err
+	}
 	now := s.now()
-	e := Endpoint{ID: store.NewID(), WorkspaceID: workspaceID, URL: u, Description: d, Enabled: in.Enabled,
+	e := Endpoint{ID: store.NewID(), WorkspaceID: workspaceID, URL: u, Description: d, Enabled: in.Enabled, Ordering: ordering, MaxPerSecond: in.MaxPerSecond,
 		CreatedAt: store.Time(store.Micros(now)), UpdatedAt: store.Time(store.Micros(now))}
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		var n int
@@ -285,12 +333,12 @@ func (s *Service) Create(ctx context.Context, workspaceID string, in Input) (End
 		if n >= MaxPerWorkspace {
 			return ErrLimit
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?, ?, ?, ?, ?, '', ?, ?)`,
-			e.ID, workspaceID, e.URL, e.Description, e.Enabled, store.Micros(now), store.Micros(now)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?)`,
+			e.ID, workspaceID, e.URL, e.Description, e.Enabled, store.Micros(now), store.Micros(now), e.Ordering, e.MaxPerSecond); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, workspaceID, "endpoint.create", "endpoint", e.ID,
-			map[string]any{"url": auditURL(e.URL), "enabled": e.Enabled})
+			map[string]any{"url": auditURL(e.URL), "enabled": e.Enabled, "ordering": e.Ordering, "maxPerSecond": e.MaxPerSecond})
 	})
 	return e, err
 }
@@ -306,6 +354,17 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (
 	}
 	if p.Description != nil {
 		if newDesc, err = checkDescription(*p.Description); err != nil {
+			return Endpoint{}, err
+		}
+	}
+	var newOrdering string
+	if p.Ordering != nil {
+		if newOrdering, err = checkOrdering(*p.Ordering); err != nil {
+			return Endpoint{}, err
+		}
+	}
+	if p.MaxPerSecond != nil {
+		if err := checkRate(*p.MaxPerSecond); err != nil {
 			return Endpoint{}, err
 		}
 	}
@@ -335,6 +394,21 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (
 			e.DisabledReason = ""
 			changed = append(changed, "enabled")
 		}
+		if p.Ordering != nil && newOrdering != e.Ordering {
+			detail["fromOrdering"], detail["ordering"] = e.Ordering, newOrdering
+			if e.Ordering == OrderingFIFO && s.Queue != nil {
+				if err := s.Queue.ReleaseOrder(ctx, tx, id); err != nil {
+					return err
+				}
+			}
+			e.Ordering = newOrdering
+			changed = append(changed, "ordering")
+		}
+		if p.MaxPerSecond != nil && *p.MaxPerSecond != e.MaxPerSecond {
+			detail["fromMaxPerSecond"], detail["maxPerSecond"] = e.MaxPerSecond, *p.MaxPerSecond
+			e.MaxPerSecond = *p.MaxPerSecond
+			changed = append(changed, "maxPerSecond")
+		}
 		if len(changed) == 0 {
 			out = e
 			return nil
@@ -342,8 +416,8 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (
 		detail["changed"] = changed
 		now := s.now()
 		e.UpdatedAt = store.Time(store.Micros(now))
-		if _, err := tx.Exec(ctx, `UPDATE endpoints SET url = ?, description = ?, enabled = ?, disabled_reason = ?, updated_at = ?
-			WHERE workspace_id = ? AND id = ?`, e.URL, e.Description, e.Enabled, e.DisabledReason, store.Micros(now), workspaceID, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE endpoints SET url = ?, description = ?, enabled = ?, disabled_reason = ?, updated_at = ?, ordering = ?, max_per_second = ?
+			WHERE workspace_id = ? AND id = ?`, e.URL, e.Description, e.Enabled, e.DisabledReason, store.Micros(now), e.Ordering, e.MaxPerSecond, workspaceID, id); err != nil {
 			return err
 		}
 		out = e

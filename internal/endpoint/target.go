@@ -34,7 +34,7 @@ func (s *Service) Target(ctx context.Context, workspaceID, endpointID string) (d
 	}
 	now := s.now()
 	return delivery.Target{URL: ce.e.URL, Enabled: ce.e.Enabled, DisabledReason: ce.e.DisabledReason, Refused: ce.e.Refused,
-		Secrets: cs.active(now), Keys: cs.activeKeys(now)}, nil
+		Secrets: cs.active(now), Keys: cs.activeKeys(now), FIFO: ce.e.Ordering == OrderingFIFO, MaxPerSecond: ce.e.MaxPerSecond}, nil
 }
 
 // MaxReason bounds a disabled reason.

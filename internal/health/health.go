@@ -55,9 +55,15 @@ type Endpoint struct {
 	SuccessRate float64
 	Delivered7d int
 	Failed7d    int
-	Hourly      []Bucket // 24, oldest first, the last one is the current hour
-	Daily       []Bucket // 7, oldest first, the last one is today (UTC)
-	Latest      []Attempt
+	// Waiting counts the deliveries not yet done (pending, retrying, throttled, being
+	// delivered), Throttled those held by the endpoint's rate limit, and OldestWaiting is
+	// when the oldest of them was published: a backlog shows here before it shows in the
+	// attempts (issue 14).
+	Waiting, Throttled int
+	OldestWaiting      *time.Time
+	Hourly             []Bucket // 24, oldest first, the last one is the current hour
+	Daily              []Bucket // 7, oldest first, the last one is today (UTC)
+	Latest             []Attempt
 }
 
 // Service reads endpoint health.
@@ -121,6 +127,9 @@ func (s *Service) Endpoint(ctx context.Context, workspaceID, endpointID string) 
 		h.SuccessRate = float64(h.Delivered7d) * 100 / float64(total)
 	}
 	if h.Latest, err = s.latest(ctx, workspaceID, endpointID); err != nil {
+		return h, err
+	}
+	if err := s.backlog(ctx, workspaceID, endpointID, &h); err != nil {
 		return h, err
 	}
 	if h.State == Failing {
@@ -193,4 +202,15 @@ func (s *Service) latest(ctx context.Context, workspaceID, endpointID string) ([
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// backlog fills in the endpoint's unfinished deliveries, over the deliveries_endpoint index.
+func (s *Service) backlog(ctx context.Context, workspaceID, endpointID string, h *Endpoint) error {
+	var oldest sql.NullInt64
+	var throttled sql.NullInt64
+	err := s.DB.QueryRow(ctx, `SELECT COUNT(*), SUM(CASE WHEN state = 'throttled' THEN 1 ELSE 0 END), MIN(created_at)
+		FROM deliveries WHERE workspace_id = ? AND endpoint_id = ? AND state IN ('pending', 'retrying', 'throttled', 'delivering')`,
+		workspaceID, endpointID).Scan(&h.Waiting, &throttled, &oldest)
+	h.Throttled, h.OldestWaiting = int(throttled.Int64), store.NullTime(oldest)
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/notify"
 	"github.com/relaydesk/relaydesk/internal/store"
@@ -32,6 +33,7 @@ func (s *Server) RegisterDeveloper(svc *endpoint.Service, ops ...Operability) {
 	if len(ops) > 0 {
 		d.ops = ops[0]
 		d.registerHealth()
+		d.registerOrder()
 	}
 	viewer, editor, owner := access.Require(access.Developer, access.Viewer), access.Require(access.Developer, access.Editor), access.Require(access.Developer, access.Owner)
 	s.Page(http.MethodGet, "/settings/developer", viewer, d.page)
@@ -79,6 +81,8 @@ type endpointRow struct {
 	Test *endpoint.TestResult
 	// Health is nil without Operability.
 	Health *endpointHealth
+	// Queue is an ordered (fifo) endpoint's queue; nil otherwise (developer_order.go).
+	Queue *delivery.FIFOQueue
 }
 
 type endpointForm struct {
@@ -93,6 +97,7 @@ var flashes = map[string]string{
 	"deleted": "Endpoint deleted.",
 	"enabled": "Endpoint re-enabled. Use Recover to resend what failed while it was down.",
 	"read":    "Notifications marked as read.",
+	"skipped": "Delivery skipped. The next one in order is on its way.",
 }
 
 func (d *developerPages) ctx(r *http.Request, p *access.Principal) context.Context {
@@ -127,6 +132,10 @@ func (d *developerPages) render(w http.ResponseWriter, r *http.Request, p *acces
 		d.fail(w, r, p, "endpoint health", err)
 		return
 	}
+	if err := d.loadQueues(ctx, p, data); err != nil {
+		d.fail(w, r, p, "endpoint queues", err)
+		return
+	}
 	if edit != nil {
 		edit(data)
 	}
@@ -153,7 +162,8 @@ func problem(err error) (msg string, status int, ok bool) {
 	var inv *endpoint.InvalidError
 	switch {
 	case errors.As(err, &inv):
-		label := map[string]string{"url": "URL", "description": "Description", "graceSeconds": "Grace period"}[inv.Field]
+		label := map[string]string{"url": "URL", "description": "Description", "graceSeconds": "Grace period",
+			"ordering": "Delivery order", "maxPerSecond": "Rate limit"}[inv.Field]
 		return label + ": " + inv.Msg, http.StatusUnprocessableEntity, true
 	case errors.Is(err, endpoint.ErrLimit), errors.Is(err, endpoint.ErrSecretExists), errors.Is(err, endpoint.ErrConflict),
 		errors.Is(err, endpoint.ErrKeyExists), errors.Is(err, endpoint.ErrNoKey), errors.Is(err, endpoint.ErrKeyConflict):
@@ -193,7 +203,9 @@ func (d *developerPages) update(w http.ResponseWriter, r *http.Request, p *acces
 	}
 	id := r.PathValue("id")
 	u, desc, enabled := r.PostForm.Get("url"), r.PostForm.Get("description"), r.PostForm.Get("enabled") == "on"
-	if _, err := d.svc.Update(d.ctx(r, p), p.WorkspaceID, id, endpoint.Patch{URL: &u, Description: &desc, Enabled: &enabled}); err != nil {
+	patch := endpoint.Patch{URL: &u, Description: &desc, Enabled: &enabled}
+	orderPatch(r, &patch)
+	if _, err := d.svc.Update(d.ctx(r, p), p.WorkspaceID, id, patch); err != nil {
 		msg, status, ok := problem(err)
 		if !ok {
 			d.fail(w, r, p, "update endpoint", err)

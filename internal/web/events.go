@@ -36,7 +36,7 @@ func (s *Server) RegisterEvents(relays *relay.Service, deliveries *delivery.Serv
 }
 
 var deliveryStates = []delivery.State{delivery.Pending, delivery.Delivering, delivery.Succeeded, delivery.Retrying,
-	delivery.Failed, delivery.Cancelled, delivery.Skipped}
+	delivery.Throttled, delivery.Failed, delivery.Cancelled, delivery.Skipped}
 
 type deliveryRow struct {
 	delivery.Delivery
@@ -210,6 +210,9 @@ func (ep *eventPages) retry(w http.ResponseWriter, r *http.Request, p *access.Pr
 		return
 	case errors.Is(err, delivery.ErrInFlight):
 		ep.renderDelivery(w, r, p, http.StatusConflict, "An attempt of this delivery is in progress; try again in a moment.")
+		return
+	case errors.Is(err, delivery.ErrWaiting):
+		ep.renderDelivery(w, r, p, http.StatusConflict, "This delivery waits its turn: its endpoint delivers in publish order, one at a time. Developer Tools shows which delivery is ahead of it.")
 		return
 	case err != nil:
 		ep.fail(w, r, p, err)
