@@ -47,6 +47,8 @@ measure the drain against the empty-queue run).`,
 	f.IntVar(&cfg.Batch, "batch", 0, "events per publish request, 1 = single-event requests (default 100; --short 50)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "publish requests in flight, and the ceiling loop's workers (default 8; --short 4; rate mode 32)")
 	f.IntVar(&cfg.Fanout, "fanout", 0, "endpoints each event is delivered to, 1–20 (default 1; --short 2)")
+	f.StringVar(&cfg.Ordering, "ordering", "", "endpoint 0's ordering: none or fifo (one at a time, in publish order); the other endpoints stay unordered, and the report sets endpoint 0 apart")
+	f.IntVar(&cfg.RateLimit, "rate-limit", 0, "endpoint 0's maxPerSecond (0: none); the report gives its delivered/s and the most it received in one second")
 	f.IntVar(&cfg.Workers, "workers", 0, "the server's concurrent deliveries (default: the server's own)")
 	f.IntVar(&cfg.Instances, "instances", 0, "postgres: relaydesk serve processes sharing the database (default 1)")
 	f.IntVar(&cfg.Rate, "rate", 0, "rate mode: events per second (default 500; --short 100)")

@@ -45,6 +45,8 @@ type Config struct {
 	Batch       int           // events per request (1 = single-event requests)
 	Concurrency int           // publishing requests in flight; the ceiling loop's workers
 	Fanout      int           // endpoints each event goes to (1–20)
+	Ordering    string        // endpoint 0's ordering: "" or none, fifo (the others stay unordered)
+	RateLimit   int           // endpoint 0's maxPerSecond (0: none)
 	Workers     int           // the server's --workers (0: its default)
 	Instances   int           // postgres: relaydesk serve processes sharing the database (default 1)
 	Rate        int           // rate mode: events per second
@@ -121,6 +123,10 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("--instances %d: at most 8", c.Instances)
 	case c.Fanout < 1 || c.Fanout > 20:
 		return fmt.Errorf("--fanout %d: want 1 to 20 (a workspace has at most 20 endpoints)", c.Fanout)
+	case c.Ordering != "" && c.Ordering != "none" && c.Ordering != "fifo":
+		return fmt.Errorf("--ordering %q: want none or fifo", c.Ordering)
+	case c.RateLimit < 0 || c.RateLimit > 10000:
+		return fmt.Errorf("--rate-limit %d: want 0 (none) to 10000", c.RateLimit)
 	case c.Batch < 1 || c.Batch > 500:
 		return fmt.Errorf("--batch %d: want 1 to 500", c.Batch)
 	case c.Events < 1 || c.Concurrency < 1 || c.Rate < 1 || c.Backlog < 1 || c.Duration <= 0:
@@ -215,7 +221,14 @@ func (r *runner) run(ctx context.Context) error {
 			defer func() { r.rep.RSS = r.rep.RSS.max(s.stop()) }()
 		}
 	}
-	if err := setupWorkspace(ctx, &r.in, rc.URL, cfg.Fanout); err != nil {
+	first := map[string]any{}
+	if cfg.Ordering != "" {
+		first["ordering"] = cfg.Ordering
+	}
+	if cfg.RateLimit > 0 {
+		first["maxPerSecond"] = cfg.RateLimit
+	}
+	if err := setupWorkspace(ctx, &r.in, rc.URL, cfg.Fanout, first); err != nil {
 		return err
 	}
 	total := cfg.Events
@@ -241,6 +254,7 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		r.rep.main(ph)
+		r.split(ph)
 		if cfg.Mode == ModeBacklog {
 			return r.backlog(ctx)
 		}
@@ -251,8 +265,18 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		r.rep.main(ph)
+		r.split(ph)
 	}
 	return nil
+}
+
+// split reports endpoint 0 apart from the others when the run orders or limits it.
+func (r *runner) split(ph phaseResult) {
+	if r.cfg.Ordering != "fifo" && r.cfg.RateLimit == 0 {
+		return
+	}
+	r.rep.Split = &SplitReport{Ordering: r.cfg.Ordering, RateLimit: r.cfg.RateLimit,
+		Endpoint0: r.ledger.sideReport(0, ph.start), Others: r.ledger.sideReport(1, ph.start)}
 }
 
 // phaseResult is one publish-and-deliver phase.
@@ -268,6 +292,7 @@ type phaseResult struct {
 	LatencyN          int
 	TimedOut          bool
 	CPU               cpuSample // used during the phase
+	start             time.Duration // the phase's first publish, as a ledger offset
 }
 
 // phase publishes events [from, to) with pub and waits until their deliveries are done
@@ -287,6 +312,7 @@ func (r *runner) phase(ctx context.Context, from, to int, pub func(*publisher)) 
 	}
 	cpu0 := sampleCPU(pid)
 	start := r.ledger.Since()
+	ph.start = time.Duration(start)
 	deadline := time.Now().Add(r.cfg.Timeout)
 	pub(p)
 	ph.PublishSeconds = time.Duration(r.ledger.Since() - start).Seconds()

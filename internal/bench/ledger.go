@@ -25,6 +25,16 @@ type Ledger struct {
 
 	mu  sync.Mutex
 	lat []time.Duration
+	// Endpoint 0 apart from the others, for runs that order or limit it (--ordering,
+	// --rate-limit): each side's deliveries, latencies and arrival times.
+	sides [2]side
+}
+
+// side is one group of endpoints: 0 is endpoint 0, 1 the rest.
+type side struct {
+	last     time.Duration
+	lat      []time.Duration
+	arrivals []time.Duration
 }
 
 // NewLedger holds events × fanout slots.
@@ -63,11 +73,44 @@ func (l *Ledger) Delivered(seq, k int) {
 			break
 		}
 	}
+	sd := &l.sides[min(k, 1)]
+	l.mu.Lock()
 	if p := l.pubAt[seq].Load(); p > 0 {
-		l.mu.Lock()
 		l.lat = append(l.lat, time.Duration(now-p))
-		l.mu.Unlock()
+		sd.lat = append(sd.lat, time.Duration(now-p))
 	}
+	sd.last = max(sd.last, time.Duration(now))
+	if k == 0 {
+		sd.arrivals = append(sd.arrivals, time.Duration(now))
+	}
+	l.mu.Unlock()
+}
+
+// sideReport is what one side of the endpoints got since the phase began at start.
+func (l *Ledger) sideReport(k int, start time.Duration) EndpointsReport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sd := &l.sides[k]
+	r := EndpointsReport{Delivered: len(sd.lat), Latency: percentiles(slices.Clone(sd.lat))}
+	if secs := (sd.last - start).Seconds(); secs > 0 {
+		r.PerSec = float64(len(sd.lat)) / secs
+	}
+	if k == 0 {
+		r.PeakPerSecond = maxInWindow(sd.arrivals, time.Second)
+	}
+	return r
+}
+
+// maxInWindow is the most arrivals (in order) within any window of length w.
+func maxInWindow(at []time.Duration, w time.Duration) int {
+	best, j := 0, 0
+	for i := range at {
+		for at[i]-at[j] >= w {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
 }
 
 // BadSignature counts a request whose signature did not verify.

@@ -58,6 +58,24 @@ type Delivery struct {
 	ServerCPUms  float64 `json:"serverCpuMsPerDelivery"`
 }
 
+// EndpointsReport is what a group of endpoints got: endpoint 0, ordered or rate-limited,
+// or the others beside it.
+type EndpointsReport struct {
+	Delivered int         `json:"delivered"`
+	PerSec    float64     `json:"deliveredPerSec" doc:"delivered ÷ (first publish → this group's last delivery)"`
+	Latency   Percentiles `json:"latency"`
+	// PeakPerSecond: the most deliveries endpoint 0 received in any one-second window.
+	PeakPerSecond int `json:"peakPerSecond,omitempty"`
+}
+
+// SplitReport sets endpoint 0's deliveries apart from the others'.
+type SplitReport struct {
+	Ordering  string          `json:"ordering,omitempty"`
+	RateLimit int             `json:"rateLimit,omitempty"`
+	Endpoint0 EndpointsReport `json:"endpoint0"`
+	Others    EndpointsReport `json:"others"`
+}
+
 // BacklogReport is the backlog mode's drain.
 type BacklogReport struct {
 	Events              int     `json:"events"`
@@ -100,6 +118,7 @@ type Report struct {
 	Delivery    Delivery       `json:"delivery"`
 	Ceiling     Ceiling        `json:"ceiling"`
 	Backlog     *BacklogReport `json:"backlog,omitempty"`
+	Split       *SplitReport   `json:"split,omitempty"`
 	RSS         RSS            `json:"serverMemory"`
 	Ledger      LedgerReport   `json:"ledger"`
 	Void        bool           `json:"void"`
@@ -217,6 +236,21 @@ func (r *Report) Print(w io.Writer) {
 	}
 	l := r.Delivery.Latency
 	fmt.Fprintf(tw, "publish→delivery\tp50 %.1f ms\tp95 %.1f ms, p99 %.1f ms, max %.1f ms\n", l.P50, l.P95, l.P99, l.Max)
+	if sp := r.Split; sp != nil {
+		what := []string{}
+		if sp.Ordering != "" {
+			what = append(what, "ordering "+sp.Ordering)
+		}
+		if sp.RateLimit > 0 {
+			what = append(what, fmt.Sprintf("≤ %d/s", sp.RateLimit))
+		}
+		e, o := sp.Endpoint0, sp.Others
+		fmt.Fprintf(tw, "endpoint 0 (%s)	%.1f /s	%d delivered, p50 %.1f ms, p99 %.1f ms, at most %d in one second\n",
+			strings.Join(what, ", "), e.PerSec, e.Delivered, e.Latency.P50, e.Latency.P99, e.PeakPerSecond)
+		if o.Delivered > 0 {
+			fmt.Fprintf(tw, "other endpoints	%.0f /s	%d delivered, p50 %.1f ms, p99 %.1f ms\n", o.PerSec, o.Delivered, o.Latency.P50, o.Latency.P99)
+		}
+	}
 	if b := r.Backlog; b != nil {
 		fmt.Fprintf(tw, "backlog queued\t%.0f events/s\t%d events (%d deliveries) in %.1f s, no workers\n", b.QueuedPerSec, b.Events, b.Deliveries, b.QueueSeconds)
 		fmt.Fprintf(tw, "backlog drain\t%.0f /s\t%d delivered in %.1f s (first delivery %.1f s after start)\n", b.DrainPerSec, b.Delivered, b.DrainSeconds, b.StartToFirstSeconds)

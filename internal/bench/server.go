@@ -235,10 +235,11 @@ func tail(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// setupWorkspace signs in and creates fanout endpoints pointing at the receiver, the
+// setupWorkspace signs in and creates fanout endpoints pointing at the receiver (endpoint 0
+// with the fields of first besides: ordering, rate limit), the
 // signing secret, and an enabled "every inbound message" relay per endpoint. With
 // --target it first creates a fresh workspace through the platform API.
-func setupWorkspace(ctx context.Context, in *instance, receiverURL string, fanout int) error {
+func setupWorkspace(ctx context.Context, in *instance, receiverURL string, fanout int, first map[string]any) error {
 	c := apiclient.New(in.url, in.token)
 	if in.workspaceID == "" {
 		in.email, in.pass = "bench-"+randHex(4)+"@relaydesk.test", "bench-"+randHex(12)
@@ -261,8 +262,13 @@ func setupWorkspace(ctx context.Context, in *instance, receiverURL string, fanou
 		var ep struct {
 			ID string `json:"id"`
 		}
-		if err := c.Do(ctx, http.MethodPost, "/v1/endpoints", false,
-			map[string]any{"url": fmt.Sprintf("%s/d/%d", receiverURL, k), "description": fmt.Sprintf("bench receiver %d", k)}, &ep); err != nil {
+		body := map[string]any{"url": fmt.Sprintf("%s/d/%d", receiverURL, k), "description": fmt.Sprintf("bench receiver %d", k)}
+		if k == 0 {
+			for f, v := range first { // endpoint 0's ordering and rate limit
+				body[f] = v
+			}
+		}
+		if err := c.Do(ctx, http.MethodPost, "/v1/endpoints", false, body, &ep); err != nil {
 			return fmt.Errorf("create endpoint %d: %w", k, err)
 		}
 		in.endpoints = append(in.endpoints, ep.ID)
