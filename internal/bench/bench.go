@@ -291,7 +291,7 @@ type phaseResult struct {
 	Latency           Percentiles
 	LatencyN          int
 	TimedOut          bool
-	CPU               cpuSample // used during the phase
+	CPU               cpuSample     // used during the phase
 	start             time.Duration // the phase's first publish, as a ledger offset
 }
 
