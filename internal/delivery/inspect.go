@@ -70,6 +70,15 @@ func (s *Service) QueueStats(ctx context.Context) (QueueStats, error) {
 	if err := rows.Err(); err != nil {
 		return st, err
 	}
+	// Deliveries waiting behind an ordered endpoint's head are "pending" (not yet queued).
+	var waiting int
+	if err := s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE fifo AND next_attempt_at IS NULL AND (state = 'pending' OR manual)`).Scan(&waiting); err != nil {
+		return st, err
+	}
+	if waiting > 0 {
+		st.ByKind = append(st.ByKind, KindCount{Kind: "delivery_attempt", State: "pending", Count: waiting})
+		st.ByState["pending"] += waiting
+	}
 	rows, err = s.DB.Query(ctx, `SELECT kind, CAST(state AS TEXT), COUNT(*) FROM river_job GROUP BY kind, state`)
 	if err != nil {
 		return st, err

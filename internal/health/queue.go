@@ -43,7 +43,7 @@ var queueTmpl = template.Must(template.New("queue").Funcs(template.FuncMap{
 <html lang="en"><head><meta charset="utf-8"><title>Queue · relaydesk ops</title></head>
 <body>
 <h1>Job queue</h1>
-<p>Read-only. delivery_attempt counts the deliveries queue (the deliveries table: available = due, scheduled = waiting for a retry, running = being attempted); the other kinds are River's background jobs.</p>
+<p>Read-only. delivery_attempt counts the deliveries queue (the deliveries table: available = due, scheduled = waiting for a retry or a rate-limit slot, running = being attempted, pending = waiting behind an ordered endpoint's head); the other kinds are River's background jobs.</p>
 <h2>By state</h2>
 <table id="by-state"><tr><th>State</th><th>Jobs</th></tr>
 {{range .States}}<tr><td>{{.}}</td><td>{{index $.S.ByState .}}</td></tr>{{end}}

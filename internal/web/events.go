@@ -79,7 +79,7 @@ func rows(ds []delivery.Delivery, urls map[string]string) []deliveryRow {
 		if !ok {
 			u = d.EndpointID
 		}
-		out = append(out, deliveryRow{Delivery: d, Endpoint: u, Live: d.State == delivery.Pending || d.State == delivery.Delivering})
+		out = append(out, deliveryRow{Delivery: d, Endpoint: u, Live: d.State == delivery.Pending || d.State == delivery.Delivering || d.State == delivery.Throttled})
 	}
 	return out
 }
