@@ -91,7 +91,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("outage test: several seconds")
 	}
-	dbURL := storetest.PostgresURL(t)
+	dbURL := storetest.MigratedURL(t)
 	proxy, proxied := storetest.NewProxy(t, dbURL)
 	env := apptest.SQLite(t, func(c *app.Config) {
 		c.DatabaseURL = proxied

@@ -115,7 +115,7 @@ func newFixture(t *testing.T, engine string) *fixture {
 	ctx := context.Background()
 	f := &fixture{dataDir: t.TempDir()}
 	if engine == "postgres" {
-		f.dbURL = storetest.PostgresURL(t)
+		f.dbURL = storetest.MigratedURL(t)
 	}
 	db, err := store.Open(ctx, f.dbURL, f.dataDir)
 	if err != nil {
