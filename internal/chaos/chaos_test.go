@@ -23,6 +23,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/event"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -466,7 +467,7 @@ func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 
 	producer := &client{base: base, bearer: token, http: hc}
 	res := &outcome{accepted: map[string]int{}, publishErrs: map[string]int{}, outageErrs: map[string]int{}}
-	data := messageData(t, wsID)
+	data := testkit.MessageJSON(wsID)
 
 	// Publishers: each logical event is published until a 202, with the same
 	// Idempotency-Key on every try (the producer's side of "at least once").
@@ -840,23 +841,6 @@ func restartPostgres() error {
 		return fmt.Errorf("restart PostgreSQL: %v: %s", err, out)
 	}
 	return nil
-}
-
-// messageData is the catalog's MessageReceived example, in this workspace.
-func messageData(t *testing.T, wsID string) json.RawMessage {
-	typ, ok := event.Lookup(event.MessageReceived)
-	if !ok {
-		t.Fatal("MessageReceived is not in the catalog")
-	}
-	var m map[string]any
-	if err := json.Unmarshal(typ.Example, &m); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := m["workspaceId"]; ok {
-		m["workspaceId"] = wsID
-	}
-	b, _ := json.Marshal(m)
-	return b
 }
 
 func withBody(data json.RawMessage, body string) json.RawMessage {

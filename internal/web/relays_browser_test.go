@@ -1,12 +1,8 @@
 package web_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +11,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/browsertest"
-	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // Must show 4: create a relay from a template in the UI, switch it on, publish
@@ -27,16 +23,7 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 		ws := env.NewWorkspace("Acme")
 		u := env.URL()
 
-		var mu sync.Mutex
-		var got []string // webhook-id of each request
-		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.ReadAll(r.Body)
-			mu.Lock()
-			got = append(got, r.Header.Get("webhook-id"))
-			mu.Unlock()
-			_, _ = io.WriteString(w, `{"received":true}`)
-		}))
-		defer recv.Close()
+		recv := testkit.NewReceiver(t)
 		if res := ws.Admin.Do("POST", "/v1/signing-secret", nil); res.Status != http.StatusCreated {
 			t.Fatalf("secret: %d %s", res.Status, res.Body)
 		}
@@ -109,10 +96,8 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 		browsertest.Screenshot(ctx, t, "relays-on")
 
 		// The producer publishes a message.
-		tpl, _ := event.Lookup(event.MessageReceived)
-		var data map[string]any
-		_ = json.Unmarshal(tpl.Example, &data)
-		data["workspaceId"], data["body"] = ws.ID, "Hi, is the shop open?"
+		data := testkit.Message(ws.ID)
+		data["body"] = "Hi, is the shop open?"
 		res := env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": data})
 		if res.Status != http.StatusAccepted {
 			t.Fatalf("publish: %d %s", res.Status, res.Body)
@@ -181,11 +166,13 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		mu.Lock()
+		var got []string // webhook-id of each request
+		for _, r := range recv.Requests() {
+			got = append(got, r.Header.Get("webhook-id"))
+		}
 		if len(got) != 2 || got[0] != acc.ID || got[1] != acc.ID {
 			t.Errorf("receiver got %v, want the event %s twice", got, acc.ID)
 		}
-		mu.Unlock()
 
 		// Filter by status.
 		if err := chromedp.Do(ctx, chromedp.Navigate(u+"/settings/developer/events?status=failed"), chromedp.WaitVisible("#no-deliveries")); err != nil {
