@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -25,11 +24,7 @@ import (
 
 const testMasterKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 test bytes
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // relaydeskBin builds cmd/relaydesk once per test binary.
 func relaydeskBin(t *testing.T) string {
@@ -37,22 +32,7 @@ func relaydeskBin(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds and runs relaydesk processes")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "relaydesk-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "relaydesk")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/relaydesk/relaydesk/cmd/relaydesk").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return testkit.Binary(t)
 }
 
 // fixture is a database with a workspace, its signing secret and one endpoint.
