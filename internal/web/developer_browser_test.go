@@ -42,22 +42,8 @@ func TestBrowserDeveloperTools(t *testing.T) {
 			t.Fatalf("sign in as %s: %v", email, err)
 		}
 	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	count := func(sel string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+sel+"`"+`).length`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	text := func(sel string) string { t.Helper(); return browsertest.Text(ctx, t, sel) }
+	count := func(sel string) int { t.Helper(); return browsertest.Count(ctx, t, sel) }
 
 	signIn(ws.Admin.Email)
 	// The signing secret leads (an integrator needs it first), then adding the first endpoint.

@@ -31,14 +31,7 @@ func TestBrowserSigningKey(t *testing.T) {
 		t.Fatal(res.Status)
 	}
 
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return browsertest.Text(ctx, t, sel) }
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(u+"/signin?next=/settings/developer"),
 		chromedp.WaitVisible("#email"),

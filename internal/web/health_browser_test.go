@@ -73,14 +73,7 @@ func TestBrowserEndpointHealth(t *testing.T) {
 		testkit.Eventually(t, 20*time.Second, "three failed first attempts", func() bool { return states()["retrying"] == 3 })
 
 		bctx := browsertest.New(t)
-		text := func(sel string) string {
-			t.Helper()
-			s, err := chromedp.Run(bctx, chromedp.Text(sel))
-			if err != nil {
-				t.Fatalf("text of %s: %v", sel, err)
-			}
-			return s
-		}
+		text := func(sel string) string { t.Helper(); return browsertest.Text(bctx, t, sel) }
 		attr := func(sel, name string) string {
 			t.Helper()
 			v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(sel)+`).getAttribute(`+strconv.Quote(name)+`) || ""`))

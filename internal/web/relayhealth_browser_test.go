@@ -63,14 +63,7 @@ func TestBrowserRelayHealthAndDeliveryBody(t *testing.T) {
 	})
 
 	ctx := browsertest.New(t)
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return browsertest.Text(ctx, t, sel) }
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(u+"/signin?next=/relays"),
 		chromedp.WaitVisible("#email"),

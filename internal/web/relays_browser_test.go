@@ -34,22 +34,8 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 		}
 
 		ctx := browsertest.New(t)
-		text := func(sel string) string {
-			t.Helper()
-			s, err := chromedp.Run(ctx, chromedp.Text(sel))
-			if err != nil {
-				t.Fatalf("text of %s: %v", sel, err)
-			}
-			return s
-		}
-		count := func(sel string) int {
-			t.Helper()
-			n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+sel+"`"+`).length`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		text := func(sel string) string { t.Helper(); return browsertest.Text(ctx, t, sel) }
+		count := func(sel string) int { t.Helper(); return browsertest.Count(ctx, t, sel) }
 		// choose picks an option the way a user does (the builder's script listens for change).
 		choose := func(sel, value string) chromedp.Action[chromedp.Void] {
 			return chromedp.Evaluate[chromedp.Void](`(() => { const el = document.querySelector("` + sel + `"); el.value = "` + value +
