@@ -10,6 +10,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/bench"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // TestBenchShort runs `relaydesk bench --short` end to end on both stores, as CI does:
@@ -18,7 +19,7 @@ func TestBenchShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts relaydesk processes")
 	}
-	bin := buildBinary(t)
+	bin := testkit.Binary(t)
 	for _, st := range []string{"sqlite", "postgres"} {
 		t.Run(st, func(t *testing.T) {
 			cfg := bench.Config{Short: true, Store: st, Binary: bin, Progress: &bytes.Buffer{}}
@@ -60,7 +61,7 @@ func TestBenchBacklogShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts relaydesk processes")
 	}
-	bin := buildBinary(t)
+	bin := testkit.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := bench.Config{Short: true, Mode: bench.ModeBacklog, Events: 100, Backlog: 200, Fanout: 1, Binary: bin, Progress: &bytes.Buffer{}}

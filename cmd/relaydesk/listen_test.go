@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -110,12 +111,12 @@ func TestListenCommand(t *testing.T) {
 
 	addrRE := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 	var url string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	testkit.Until(5*time.Second, func() bool {
 		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
 			url = m[1]
-			break
 		}
-	}
+		return url != ""
+	})
 	if url == "" {
 		cancel()
 		t.Fatalf("no listening line: %q (%v)", out.String(), <-done)

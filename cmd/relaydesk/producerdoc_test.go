@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // docs/producer-api.md's commands, run as written (the relaydesk binary for `go run
@@ -34,8 +36,8 @@ func TestProducerDocWalkthrough(t *testing.T) {
 		script.WriteString(m[1])
 	}
 	s := script.String()
-	bin := buildBinary(t)
-	api, recv := freeAddr(t), freeAddr(t)
+	bin := testkit.Binary(t)
+	api, recv := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	for _, r := range []struct{ old, new string }{
 		{"go run ./cmd/relaydesk serve --allow-private-endpoints     # terminal 1",
 			bin + " serve --allow-private-endpoints --addr " + api + " > serve.log 2>&1 &\nfor i in $(seq 100); do curl -sf http://" + api + "/readyz > /dev/null && break; sleep 0.1; done"},

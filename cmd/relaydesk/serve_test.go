@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,29 +12,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
-// buildBinary compiles relaydesk once per test run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "relaydesk")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 type server struct {
 	cmd  *exec.Cmd
@@ -75,7 +56,7 @@ func (l *lockedBuffer) waitFor(want string, d time.Duration) bool {
 // waits for the line that says where it listens.
 func startServe(t *testing.T, bin, dir string, env ...string) *server {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	cmd := exec.Command(bin, "serve", "--addr", addr)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
@@ -115,7 +96,7 @@ func TestServeInitRestartSigterm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.Binary(t)
 	dir := t.TempDir()
 
 	s := startServe(t, bin, dir)
@@ -172,7 +153,7 @@ func TestServeInitRestartSigterm(t *testing.T) {
 }
 
 func TestInitRefusesPasswordFlagless(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testkit.Binary(t)
 	cmd := exec.Command(bin, "init", "--workspace", "Acme", "--email", "a@b.test")
 	cmd.Dir = t.TempDir()
 	out, err := cmd.CombinedOutput()

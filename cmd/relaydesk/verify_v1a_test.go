@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -99,11 +100,12 @@ func TestListenJWKS(t *testing.T) {
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 	addrRE := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 	var url string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && url == ""; time.Sleep(10 * time.Millisecond) {
+	testkit.Until(5*time.Second, func() bool {
 		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
 			url = m[1]
 		}
-	}
+		return url != ""
+	})
 	if url == "" {
 		t.Fatalf("no listening line: %q", out.String())
 	}

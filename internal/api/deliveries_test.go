@@ -3,9 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 func wantCode(t *testing.T, res *apptest.Response, status int) {
@@ -32,18 +31,6 @@ type deliveryWithAttempts struct {
 	Attempts []delivery.Attempt `json:"attempts"`
 }
 
-// waitFor polls cond for up to 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func countState(t *testing.T, db *store.DB, ws string, st delivery.State, attempts int) int {
 	t.Helper()
 	var n int
@@ -59,15 +46,7 @@ func TestRecoverAndRetry(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
 		ctx := context.Background()
 		ws := env.NewWorkspace("Acme")
-		var ok atomic.Bool
-		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if ok.Load() {
-				w.WriteHeader(http.StatusOK)
-				return
-			}
-			w.WriteHeader(http.StatusInternalServerError)
-		}))
-		defer recv.Close()
+		recv := testkit.NewReceiver(t).Reply(http.StatusInternalServerError, "")
 
 		res := ws.Admin.Do("POST", "/v1/endpoints", map[string]any{"url": recv.URL + "/hook"})
 		wantCode(t, res, http.StatusCreated)
@@ -90,7 +69,7 @@ func TestRecoverAndRetry(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, "first attempts", func() bool { return countState(t, env.DB(), ws.ID, delivery.Retrying, 1) == 6 })
+		testkit.Eventually(t, 20*time.Second, "first attempts", func() bool { return countState(t, env.DB(), ws.ID, delivery.Retrying, 1) == 6 })
 		now := time.Now()
 		yesterday, lastWeek := now.Add(-24*time.Hour), now.Add(-7*24*time.Hour)
 		for i, id := range ids {
@@ -102,7 +81,7 @@ func TestRecoverAndRetry(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ok.Store(true)
+		recv.Reply(http.StatusOK, "")
 
 		// The log: filters, pages, a bad cursor.
 		var list deliveryList
@@ -142,7 +121,7 @@ func TestRecoverAndRetry(t *testing.T) {
 		if rec.Requeued != 3 {
 			t.Fatalf("recover re-queued %d, want 3", rec.Requeued)
 		}
-		waitFor(t, "recovered deliveries", func() bool { return countState(t, env.DB(), ws.ID, delivery.Succeeded, 2) == 3 })
+		testkit.Eventually(t, 20*time.Second, "recovered deliveries", func() bool { return countState(t, env.DB(), ws.ID, delivery.Succeeded, 2) == 3 })
 		for i, id := range ids {
 			var d deliveryWithAttempts
 			ws.Admin.Do("GET", "/v1/deliveries/"+id, nil).JSON(t, &d)
@@ -157,7 +136,7 @@ func TestRecoverAndRetry(t *testing.T) {
 
 		// Manual retry of a failed delivery outside the range: exactly one more attempt.
 		wantCode(t, ws.Admin.Do("POST", "/v1/deliveries/"+ids[4]+"/retry", nil), http.StatusAccepted)
-		waitFor(t, "the retried delivery", func() bool { return countState(t, env.DB(), ws.ID, delivery.Succeeded, 2) == 4 })
+		testkit.Eventually(t, 20*time.Second, "the retried delivery", func() bool { return countState(t, env.DB(), ws.ID, delivery.Succeeded, 2) == 4 })
 		var d deliveryWithAttempts
 		ws.Admin.Do("GET", "/v1/deliveries/"+ids[4], nil).JSON(t, &d)
 		if len(d.Attempts) != 2 || d.Attempts[1].Number != 2 || d.Attempts[1].Status != 200 || d.DeliveredAt == nil {

@@ -3,9 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/audit"
 	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -305,44 +304,6 @@ func TestSigningSecretAPI(t *testing.T) {
 	})
 }
 
-// receiver is a local webhook receiver that keeps what it got.
-type receiver struct {
-	mu   sync.Mutex
-	got  []captured
-	srv  *httptest.Server
-	code int
-}
-
-type captured struct {
-	h    http.Header
-	body []byte
-}
-
-func newReceiver(t *testing.T) *receiver {
-	r := &receiver{code: http.StatusOK}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.got = append(r.got, captured{req.Header.Clone(), b})
-		code := r.code
-		r.mu.Unlock()
-		w.WriteHeader(code)
-		_, _ = io.WriteString(w, `{"received":true}`)
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *receiver) last(t *testing.T) captured {
-	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.got) == 0 {
-		t.Fatal("the receiver got nothing")
-	}
-	return r.got[len(r.got)-1]
-}
-
 // clock is a settable test clock.
 type clock struct {
 	mu sync.Mutex
@@ -362,10 +323,10 @@ func TestTestSendAcrossRotations(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
 		clk := &clock{t: time.Now()}
 		env.App.Endpoints.SetClock(clk.Now)
-		recv := newReceiver(t)
+		recv := testkit.NewReceiver(t)
 		ws := env.NewWorkspace("Acme")
 		var e endpoint.Endpoint
-		ws.Admin.Do("POST", "/v1/endpoints", map[string]any{"url": recv.srv.URL + "/hook"}).JSON(t, &e)
+		ws.Admin.Do("POST", "/v1/endpoints", map[string]any{"url": recv.URL + "/hook"}).JSON(t, &e)
 
 		// No secret yet: a clear 409, nothing sent.
 		res := ws.Admin.Do("POST", "/v1/endpoints/"+e.ID+"/test", nil)
@@ -374,7 +335,7 @@ func TestTestSendAcrossRotations(t *testing.T) {
 			t.Fatalf("no-secret message: %s", res.Body)
 		}
 
-		send := func() captured {
+		send := func() testkit.Request {
 			t.Helper()
 			res := ws.Admin.Do("POST", "/v1/endpoints/"+e.ID+"/test", nil)
 			want(t, res, http.StatusOK)
@@ -383,25 +344,25 @@ func TestTestSendAcrossRotations(t *testing.T) {
 			if !tr.OK || tr.Status != 200 || tr.Error != "" || tr.ResponseExcerpt != `{"received":true}` || tr.EventID == "" {
 				t.Fatalf("test result %+v", tr)
 			}
-			c := recv.last(t)
-			if c.h.Get("webhook-id") != tr.EventID || c.h.Get("X-MessageDesk-Event") != "TestEvent" {
-				t.Fatalf("headers %v", c.h)
+			c := recv.Last(t)
+			if c.Header.Get("webhook-id") != tr.EventID || c.Header.Get("X-MessageDesk-Event") != "TestEvent" {
+				t.Fatalf("headers %v", c.Header)
 			}
 			return c
 		}
 		// verifies reports whether each scheme accepts the request with only sec.
-		verifies := func(c captured, sec string) (standard, messagedesk bool) {
+		verifies := func(c testkit.Request, sec string) (standard, messagedesk bool) {
 			v := &webhook.Verifier{Secrets: []webhook.Secret{webhook.MustParseSecret(sec)}, Now: clk.Now}
-			_, err := v.Verify(c.h, c.body)
+			_, err := v.Verify(c.Header, c.Body)
 			standard = err == nil
 			if err != nil && !errors.Is(err, webhook.ErrNoMatchingSignature) {
 				t.Fatalf("verify: %v", err)
 			}
-			md := c.h.Clone()
+			md := c.Header.Clone()
 			for _, k := range []string{"webhook-id", "webhook-timestamp", "webhook-signature"} {
 				md.Del(k)
 			}
-			_, err = v.Verify(md, c.body)
+			_, err = v.Verify(md, c.Body)
 			return standard, err == nil
 		}
 
@@ -411,8 +372,8 @@ func TestTestSendAcrossRotations(t *testing.T) {
 		if st, md := verifies(c, s1.Secret); !st || !md {
 			t.Fatalf("first secret: standard %v, X-MessageDesk %v", st, md)
 		}
-		if !strings.Contains(string(c.body), `"name":"TestEvent"`) || !strings.Contains(string(c.body), `"workspaceId":"`+ws.ID+`"`) {
-			t.Fatalf("body %s", c.body)
+		if !strings.Contains(string(c.Body), `"name":"TestEvent"`) || !strings.Contains(string(c.Body), `"workspaceId":"`+ws.ID+`"`) {
+			t.Fatalf("body %s", c.Body)
 		}
 
 		// Grace 0: the old secret stops at once.
@@ -424,7 +385,7 @@ func TestTestSendAcrossRotations(t *testing.T) {
 		if st, md := verifies(c, s1.Secret); st || md {
 			t.Fatalf("old secret still verifies after grace-0 rotation: standard %v, X-MessageDesk %v", st, md)
 		}
-		if n := len(strings.Fields(c.h.Get("webhook-signature"))); n != 1 {
+		if n := len(strings.Fields(c.Header.Get("webhook-signature"))); n != 1 {
 			t.Fatalf("%d signatures after grace-0 rotation", n)
 		}
 		tg, err := env.App.Endpoints.Target(context.Background(), ws.ID, e.ID)
@@ -474,16 +435,14 @@ func TestTestSendAcrossRotations(t *testing.T) {
 		}
 
 		// A failing receiver: the result says so, still 200 from the API.
-		recv.mu.Lock()
-		recv.code = http.StatusServiceUnavailable
-		recv.mu.Unlock()
+		recv.Reply(http.StatusServiceUnavailable, `{"received":true}`)
 		var tr endpoint.TestResult
 		ws.Admin.Do("POST", "/v1/endpoints/"+e.ID+"/test", nil).JSON(t, &tr)
 		if tr.OK || tr.Status != 503 {
 			t.Fatalf("failing receiver: %+v", tr)
 		}
 		// Nobody listening: an error, no status.
-		recv.srv.Close()
+		recv.Close()
 		ws.Admin.Do("POST", "/v1/endpoints/"+e.ID+"/test", nil).JSON(t, &tr)
 		if tr.OK || tr.Status != 0 || tr.Error == "" {
 			t.Fatalf("closed receiver: %+v", tr)

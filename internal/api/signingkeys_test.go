@@ -3,10 +3,8 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -149,43 +148,6 @@ func (k *keysOnly) load(t *testing.T, env *apptest.Env, workspaceID string) {
 	k.key = tg.Keys[0]
 }
 
-// verifyingReceiver records what each request's verifier said.
-type verifyingReceiver struct {
-	*httptest.Server
-	mu      sync.Mutex
-	results []verdict
-}
-
-type verdict struct {
-	res    webhook.Result
-	err    error
-	header http.Header
-	body   []byte
-}
-
-func newVerifyingReceiver(t *testing.T, v *webhook.Verifier) *verifyingReceiver {
-	rc := &verifyingReceiver{}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, res, err := v.VerifyRequest(r, 0)
-		rc.mu.Lock()
-		rc.results = append(rc.results, verdict{res, err, r.Header.Clone(), body})
-		rc.mu.Unlock()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-		}
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *verifyingReceiver) n() int { rc.mu.Lock(); defer rc.mu.Unlock(); return len(rc.results) }
-
-func (rc *verifyingReceiver) last() verdict {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.results[len(rc.results)-1]
-}
-
 // Must show 2: a delivery verified end to end by a receiver that has only the JWKS URL, while
 // a receiver with the HMAC secret still verifies v1; rotation with and without grace on a
 // clock.
@@ -208,8 +170,8 @@ func TestV1aEndToEnd(t *testing.T) {
 		res.JSON(t, &kb)
 
 		// The key receiver knows only the URL; MinRefresh is short so the test need not wait.
-		keyRecv := newVerifyingReceiver(t, &webhook.Verifier{KeySet: &webhook.KeySet{URL: kb.JWKSURL, MinRefresh: time.Millisecond}})
-		hmacRecv := newVerifyingReceiver(t, webhook.NewVerifier(webhook.MustParseSecret(sec.Secret)))
+		keyRecv := testkit.NewReceiver(t).Verify(&webhook.Verifier{KeySet: &webhook.KeySet{URL: kb.JWKSURL, MinRefresh: time.Millisecond}})
+		hmacRecv := testkit.NewReceiver(t).Verify(webhook.NewVerifier(webhook.MustParseSecret(sec.Secret)))
 		var ids []string
 		for _, u := range []string{keyRecv.URL, hmacRecv.URL} {
 			res := ws.Admin.Do("POST", "/v1/endpoints", map[string]any{"url": u + "/hook"})
@@ -230,23 +192,23 @@ func TestV1aEndToEnd(t *testing.T) {
 		// verified a v1a signature with wantKid, among wantV1a entries.
 		publish := func(step, wantKid string, wantV1a int) {
 			t.Helper()
-			n1, n2 := keyRecv.n(), hmacRecv.n()
+			n1, n2 := keyRecv.Len(), hmacRecv.Len()
 			res := producer.Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": event.MessageReceived,
-				"data": messageData(t, ws.ID)})
+				"data": testkit.Message(ws.ID)})
 			want(t, res, http.StatusAccepted)
-			waitFor(t, step+": both receivers", func() bool { return keyRecv.n() > n1 && hmacRecv.n() > n2 })
-			k, h := keyRecv.last(), hmacRecv.last()
-			if k.err != nil || k.res.Scheme != webhook.SchemeStandardV1a || k.res.KeyID != wantKid {
-				t.Fatalf("%s: key receiver: %+v, %v (want kid %s)", step, k.res, k.err, wantKid)
+			testkit.Eventually(t, 20*time.Second, step+": both receivers", func() bool { return keyRecv.Len() > n1 && hmacRecv.Len() > n2 })
+			k, h := keyRecv.Last(t), hmacRecv.Last(t)
+			if k.Err != nil || k.Result.Scheme != webhook.SchemeStandardV1a || k.Result.KeyID != wantKid {
+				t.Fatalf("%s: key receiver: %+v, %v (want kid %s)", step, k.Result, k.Err, wantKid)
 			}
-			if got := strings.Count(k.header.Get("webhook-signature"), "v1a,"); got != wantV1a {
-				t.Fatalf("%s: %d v1a entries, want %d: %s", step, got, wantV1a, k.header.Get("webhook-signature"))
+			if got := strings.Count(k.Header.Get("webhook-signature"), "v1a,"); got != wantV1a {
+				t.Fatalf("%s: %d v1a entries, want %d: %s", step, got, wantV1a, k.Header.Get("webhook-signature"))
 			}
-			if !strings.HasPrefix(k.header.Get(webhook.HeaderKeyID), wantKid) {
-				t.Fatalf("%s: X-MessageDesk-Key-Id %q does not start with %s", step, k.header.Get(webhook.HeaderKeyID), wantKid)
+			if !strings.HasPrefix(k.Header.Get(webhook.HeaderKeyID), wantKid) {
+				t.Fatalf("%s: X-MessageDesk-Key-Id %q does not start with %s", step, k.Header.Get(webhook.HeaderKeyID), wantKid)
 			}
-			if h.err != nil || h.res.Scheme != webhook.SchemeStandard {
-				t.Fatalf("%s: HMAC receiver: %+v, %v", step, h.res, h.err)
+			if h.Err != nil || h.Result.Scheme != webhook.SchemeStandard {
+				t.Fatalf("%s: HMAC receiver: %+v, %v", step, h.Result, h.Err)
 			}
 		}
 		jwksKids := func() []string {
@@ -278,12 +240,12 @@ func TestV1aEndToEnd(t *testing.T) {
 		}
 		publish("grace window", rotated.KeyID, 2)
 		// A receiver pinned to the old public key still verifies during the window.
-		k := keyRecv.last()
-		if res, err := webhook.NewKeyVerifier(webhook.MustParsePublicKey(kb.PublicKey)).Verify(k.header, k.body); err != nil || res.KeyID != kb.KeyID {
+		k := keyRecv.Last(t)
+		if res, err := webhook.NewKeyVerifier(webhook.MustParsePublicKey(kb.PublicKey)).Verify(k.Header, k.Body); err != nil || res.KeyID != kb.KeyID {
 			t.Fatalf("old key during the window: %+v, %v", res, err)
 		}
-		if k.header.Get(webhook.HeaderKeyID) != rotated.KeyID+" "+kb.KeyID {
-			t.Fatalf("key ids during the window: %q", k.header.Get(webhook.HeaderKeyID))
+		if k.Header.Get(webhook.HeaderKeyID) != rotated.KeyID+" "+kb.KeyID {
+			t.Fatalf("key ids during the window: %q", k.Header.Get(webhook.HeaderKeyID))
 		}
 
 		// The window ends on the clock: one key again.
@@ -307,14 +269,4 @@ func TestV1aEndToEnd(t *testing.T) {
 		}
 		publish("no-grace rotation", third.KeyID, 1)
 	})
-}
-
-func messageData(t *testing.T, workspaceID string) map[string]any {
-	tpl, _ := event.Lookup(event.MessageReceived)
-	var m map[string]any
-	if err := json.Unmarshal(tpl.Example, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["workspaceId"] = workspaceID
-	return m
 }

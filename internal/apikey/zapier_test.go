@@ -3,16 +3,14 @@ package apikey_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
-	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -21,38 +19,6 @@ type hookJSON struct {
 	TargetURL  string `json:"targetUrl"`
 	Event      string `json:"event"`
 	OwnerEmail string `json:"ownerEmail"`
-}
-
-// received is one request a receiver got.
-type received struct {
-	header http.Header
-	body   []byte
-}
-
-func receiver(t *testing.T) (*httptest.Server, chan received) {
-	ch := make(chan received, 16)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		ch <- received{r.Header.Clone(), b}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, ch
-}
-
-// messageData is the catalog's MessageReceived example, moved into the workspace.
-func messageData(t *testing.T, workspaceID string) json.RawMessage {
-	t.Helper()
-	typ, ok := event.Lookup(event.MessageReceived)
-	if !ok {
-		t.Fatal("no MessageReceived in the catalog")
-	}
-	var m map[string]any
-	if err := json.Unmarshal(typ.Example, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["workspaceId"] = workspaceID
-	b, _ := json.Marshal(m)
-	return b
 }
 
 func subscribe(t *testing.T, c *apptest.Client, target, eventName string) hookJSON {
@@ -89,7 +55,7 @@ func TestZapierFlow(t *testing.T) {
 		producer := env.PlatformToken()
 		publish := func() string {
 			t.Helper()
-			res := producer.Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": messageData(t, ws.ID)})
+			res := producer.Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": testkit.MessageJSON(ws.ID)})
 			if res.Status != http.StatusAccepted {
 				t.Fatalf("publish: %d %s", res.Status, res.Body)
 			}
@@ -118,7 +84,7 @@ func TestZapierFlow(t *testing.T) {
 		}
 		wantProblem(t, zap.Do("GET", "/v1/zapier/samples/NoSuchEvent", nil), http.StatusNotFound)
 
-		target, got := receiver(t)
+		target := testkit.NewReceiver(t)
 		hook := subscribe(t, zap, target.URL+"/hooks/catch/1", "MessageReceived")
 		var hooks []hookJSON
 		zap.Do("GET", "/v1/zapier/hooks", nil).JSON(t, &hooks)
@@ -127,22 +93,21 @@ func TestZapierFlow(t *testing.T) {
 		}
 
 		id := publish()
-		select {
-		case r := <-got:
-			v := webhook.NewVerifier(secret)
-			v.StandardOnly = true
-			if _, err := v.Verify(r.header, r.body); err != nil {
-				t.Fatalf("delivery does not verify with the workspace secret: %v", err)
-			}
-			if r.header.Get("webhook-id") != id || r.header.Get("X-MessageDesk-Event") != "MessageReceived" {
-				t.Fatalf("headers %v", r.header)
-			}
-			var env struct{ ID, Name, WorkspaceID string }
-			if err := json.Unmarshal(r.body, &env); err != nil || env.ID != id || env.WorkspaceID != ws.ID {
-				t.Fatalf("body %s (%v)", r.body, err)
-			}
-		case <-time.After(20 * time.Second):
+		r, ok := target.Next(20 * time.Second)
+		if !ok {
 			t.Fatal("the hook target received nothing")
+		}
+		v := webhook.NewVerifier(secret)
+		v.StandardOnly = true
+		if _, err := v.Verify(r.Header, r.Body); err != nil {
+			t.Fatalf("delivery does not verify with the workspace secret: %v", err)
+		}
+		if r.Header.Get("webhook-id") != id || r.Header.Get("X-MessageDesk-Event") != "MessageReceived" {
+			t.Fatalf("headers %v", r.Header)
+		}
+		var envelope struct{ ID, Name, WorkspaceID string }
+		if err := json.Unmarshal(r.Body, &envelope); err != nil || envelope.ID != id || envelope.WorkspaceID != ws.ID {
+			t.Fatalf("body %s (%v)", r.Body, err)
 		}
 
 		// Samples now hold the real event.
@@ -157,10 +122,8 @@ func TestZapierFlow(t *testing.T) {
 		}
 		wantProblem(t, zap.Do("DELETE", "/v1/zapier/hooks/"+hook.ID, nil), http.StatusNotFound)
 		publish()
-		select {
-		case r := <-got:
-			t.Fatalf("received after unsubscribe: %s", r.body)
-		case <-time.After(2 * time.Second):
+		if r, ok := target.Next(2 * time.Second); ok {
+			t.Fatalf("received after unsubscribe: %s", r.Body)
 		}
 
 		// A Viewer's key: 403 on subscribe (and the hook list).
@@ -184,28 +147,24 @@ func TestZapierHookFollowsOwnerRole(t *testing.T) {
 		}
 		dev := ws.AddMember("zap@acme.test", "Dev editor", access.Levels{access.Developer: access.Editor})
 		_, zap := newKey(t, env, dev, "Zapier")
-		target, got := receiver(t)
+		target := testkit.NewReceiver(t)
 		subscribe(t, zap, target.URL, "MessageReceived")
 		producer := env.PlatformToken()
 		publish := func() {
 			t.Helper()
-			if res := producer.Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": messageData(t, ws.ID)}); res.Status != http.StatusAccepted {
+			if res := producer.Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": testkit.MessageJSON(ws.ID)}); res.Status != http.StatusAccepted {
 				t.Fatalf("publish: %d %s", res.Status, res.Body)
 			}
 		}
 
 		promote(t, env, ws.ID, "Dev editor", access.Viewer)
 		publish()
-		select {
-		case r := <-got:
-			t.Fatalf("delivered while the owner is a viewer: %s", r.body)
-		case <-time.After(2 * time.Second):
+		if r, ok := target.Next(2 * time.Second); ok {
+			t.Fatalf("delivered while the owner is a viewer: %s", r.Body)
 		}
 		promote(t, env, ws.ID, "Dev editor", access.Editor)
 		publish()
-		select {
-		case <-got:
-		case <-time.After(20 * time.Second):
+		if _, ok := target.Next(20 * time.Second); !ok {
 			t.Fatal("nothing delivered after the owner got editor back")
 		}
 	})
@@ -266,25 +225,17 @@ func TestZapierHookGoneIsRemoved(t *testing.T) {
 		if res := ws.Admin.Do("POST", "/v1/signing-secret", nil); res.Status != http.StatusCreated {
 			t.Fatalf("generate secret: %d %s", res.Status, res.Body)
 		}
-		gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
-		t.Cleanup(gone.Close)
+		gone := testkit.NewReceiver(t).Reply(http.StatusGone, "")
 		h := subscribe(t, ws.Admin, gone.URL, "MessageReceived")
-		res := env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": messageData(t, ws.ID)})
+		res := env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": testkit.MessageJSON(ws.ID)})
 		if res.Status != http.StatusAccepted {
 			t.Fatalf("publish: %d %s", res.Status, res.Body)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		testkit.Eventually(t, 20*time.Second, "hook "+h.ID+" to be unsubscribed after its target answered 410", func() bool {
 			var hooks []hookJSON
 			ws.Admin.Do("GET", "/v1/zapier/hooks", nil).JSON(t, &hooks)
-			if len(hooks) == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("hook %s still subscribed after its target answered 410", h.ID)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return len(hooks) == 0
+		})
 		var actor string
 		if err := env.DB().QueryRow(context.Background(), `SELECT actor FROM audit_log WHERE workspace_id = ? AND action = 'zapier_hook.remove' AND target_id = ?`,
 			ws.ID, h.ID).Scan(&actor); err != nil || actor != "system" {
@@ -304,7 +255,7 @@ func TestRevokeRemovesTheKeysHooks(t *testing.T) {
 		dev := ws.AddMember("zap@acme.test", "Dev editor", access.Levels{access.Developer: access.Editor})
 		leaked, zap := newKey(t, env, dev, "leaked")
 		_, other := newKey(t, env, dev, "other")
-		target, got := receiver(t)
+		target := testkit.NewReceiver(t)
 		subscribe(t, zap, target.URL+"/leaked", "MessageReceived")
 		kept := subscribe(t, other, target.URL+"/other", "MessageReceived")
 
@@ -316,22 +267,19 @@ func TestRevokeRemovesTheKeysHooks(t *testing.T) {
 		if len(hooks) != 1 || hooks[0].ID != kept.ID {
 			t.Fatalf("hooks after revoking the key: %+v, want only %s", hooks, kept.ID)
 		}
-		res := env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": messageData(t, ws.ID)})
+		res := env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": testkit.MessageJSON(ws.ID)})
 		if res.Status != http.StatusAccepted {
 			t.Fatalf("publish: %d %s", res.Status, res.Body)
 		}
-		select {
-		case r := <-got:
-			if r.header.Get("X-MessageDesk-Event") == "" {
-				t.Fatalf("not a delivery: %v", r.header)
-			}
-		case <-time.After(20 * time.Second):
+		r, ok := target.Next(20 * time.Second)
+		if !ok {
 			t.Fatal("the remaining hook received nothing")
 		}
-		select {
-		case r := <-got:
-			t.Fatalf("a second delivery arrived (the revoked key's hook?): %s", r.body)
-		case <-time.After(time.Second):
+		if r.Header.Get("X-MessageDesk-Event") == "" {
+			t.Fatalf("not a delivery: %v", r.Header)
+		}
+		if r, ok := target.Next(time.Second); ok {
+			t.Fatalf("a second delivery arrived (the revoked key's hook?): %s", r.Body)
 		}
 	})
 }

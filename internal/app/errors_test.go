@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // TestErrorsEchoOnlyAnExcerpt: a refused request's answer quotes at most a short excerpt
@@ -55,7 +56,7 @@ func TestErrorsEchoOnlyAnExcerpt(t *testing.T) {
 		refuse(ws.Admin, "/v1/endpoints", map[string]any{"url": map[string]any{"a": big}}, 422, "body.url", "expected string")
 		refuse(ws.Admin, "/v1/roles", map[string]any{"name": big}, 422, "body.name", "")
 		// The producer API: what was expected, in words; unknown field names cut short.
-		refuse(producer, "/v1/platform/events", map[string]any{"workspaceId": 5, "name": "MessageReceived", "data": messageData(ws.ID)},
+		refuse(producer, "/v1/platform/events", map[string]any{"workspaceId": 5, "name": "MessageReceived", "data": testkit.Message(ws.ID)},
 			422, "body.workspaceId", "must be a string: the workspace's id")
 		refuse(producer, "/v1/platform/events", map[string]any{"events": []any{map[string]any{"workspaceId": true}}},
 			422, "body.events[0].workspaceId", "must be a string: the workspace's id (a ULID such as 01K6N5WEYHS5N0796ZSQ2R5V8B), not a bool")
@@ -68,7 +69,7 @@ func TestErrorsEchoOnlyAnExcerpt(t *testing.T) {
 
 		// Times: occurredAt and data.createdAt inside [2000-01-01, now + 24 h].
 		event := func(occurredAt, createdAt string) map[string]any {
-			d := messageData(ws.ID)
+			d := testkit.Message(ws.ID)
 			if createdAt != "" {
 				d["createdAt"] = createdAt
 			}

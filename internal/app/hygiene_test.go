@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/auth"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // After a full flow — signing secret generated, revealed and rotated, an API key created
@@ -25,15 +25,7 @@ import (
 // table holds any of those secrets in plain text, and the logs do not either.
 func TestSecretsHygiene(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
-		var mu sync.Mutex
-		var got []string
-		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, _ := io.ReadAll(r.Body)
-			mu.Lock()
-			got = append(got, string(b))
-			mu.Unlock()
-		}))
-		defer rcv.Close()
+		rcv := testkit.NewReceiver(t)
 
 		ws := env.NewWorkspace("Hygiene")
 		secrets := map[string]string{"admin password": "correct horse battery"}
@@ -93,20 +85,8 @@ func TestSecretsHygiene(t *testing.T) {
 		var rl struct{ ID string }
 		mustDo(t, ws.Admin, 201, "POST", "/v1/relays/from-template", map[string]any{"templateId": "all-inbound", "endpointId": ep.ID}).JSON(t, &rl)
 		mustDo(t, ws.Admin, 200, "POST", "/v1/relays/"+rl.ID+"/enable", nil)
-		mustDo(t, producer, 202, "POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": messageData(ws.ID)})
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			mu.Lock()
-			n := len(got)
-			mu.Unlock()
-			if n > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the event was not delivered within 20 s")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		mustDo(t, producer, 202, "POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": message(ws.ID, "hygiene")})
+		testkit.Eventually(t, 20*time.Second, "the event to be delivered", func() bool { return rcv.Len() > 0 })
 		// A test event too (signed with both secrets during the grace window).
 		ws.Admin.Do("POST", "/v1/endpoints/"+ep.ID+"/test", nil)
 
@@ -278,15 +258,6 @@ func mustDo(t *testing.T, c *apptest.Client, want int, method, path string, body
 		t.Fatalf("%s %s = %d, want %d: %s", method, path, res.Status, want, res.Body)
 	}
 	return res
-}
-
-// messageData is a valid MessageReceived data object for workspace ws.
-func messageData(ws string) map[string]any {
-	return map[string]any{
-		"id": "01KAE88YWZ8Q4V6J0Q9D3C2B1A", "object": "Message", "workspaceId": ws, "conversationId": "01KAE88YWQ3M2N1P0Z9Y8X7W6V",
-		"communicationType": "sms", "direction": "inbound", "from": "+15551234567", "to": []string{"+15557654321"},
-		"body": "hygiene", "media": []any{}, "contactId": nil, "createdAt": "2025-11-19T14:28:39.459465Z",
-	}
 }
 
 // forEachCell calls fn with every non-null cell of a table, as text.

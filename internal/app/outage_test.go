@@ -19,6 +19,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/app"
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // outageAnswer is one request made around an outage.
@@ -91,7 +92,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("outage test: several seconds")
 	}
-	dbURL := storetest.PostgresURL(t)
+	dbURL := storetest.MigratedURL(t)
 	proxy, proxied := storetest.NewProxy(t, dbURL)
 	env := apptest.SQLite(t, func(c *app.Config) {
 		c.DatabaseURL = proxied
@@ -114,7 +115,7 @@ func TestDatabaseOutage(t *testing.T) {
 	base := env.URL()
 	publish := func(k string) outageAnswer {
 		a := outageDo(client, base, producer.Bearer, "POST", "/v1/platform/events",
-			map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": messageData(ws.ID)}, "Idempotency-Key", k)
+			map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": testkit.Message(ws.ID)}, "Idempotency-Key", k)
 		a.key = k
 		return a
 	}

@@ -2,13 +2,13 @@ package app_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/egress"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // An endpoint saved while private endpoints were allowed is marked as refused once the
@@ -16,13 +16,8 @@ import (
 // (deliveries already retrying) with that reason instead of being retried for days.
 func TestEndpointRefusedByTheCurrentPolicy(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
-		rc := newReceiver(t)
-		var failures atomic.Int32
-		failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			failures.Add(1)
-			w.WriteHeader(http.StatusInternalServerError)
-		}))
-		t.Cleanup(failing.Close)
+		rc := testkit.NewReceiver(t)
+		failing := testkit.NewReceiver(t).Reply(http.StatusInternalServerError, "")
 		ws := env.NewWorkspace("Acme")
 		eps := setupEndpoints(t, ws, rc, 1)
 		res := ws.Admin.Do("POST", "/v1/endpoints", map[string]any{"url": failing.URL + "/down"})
@@ -49,13 +44,13 @@ func TestEndpointRefusedByTheCurrentPolicy(t *testing.T) {
 		}
 		first := publish()
 		var got deliveries
-		waitFor(t, "the first delivery, and the first failure recorded as retrying", func() bool {
+		testkit.Eventually(t, 20*time.Second, "the first delivery, and the first failure recorded as retrying", func() bool {
 			ws.Admin.Do("GET", "/v1/events/"+first, nil).JSON(t, &got)
 			retrying := false
 			for _, d := range got.Deliveries {
 				retrying = retrying || (d.EndpointID == down.ID && d.Status == "retrying")
 			}
-			return rc.count("/e0") == 1 && failures.Load() == 1 && retrying
+			return rc.Count("/e0") == 1 && failing.Len() == 1 && retrying
 		})
 
 		// Private endpoints off: both endpoints are now refused, on GET and in the list.
@@ -78,7 +73,7 @@ func TestEndpointRefusedByTheCurrentPolicy(t *testing.T) {
 
 		// A new event: skipped with the reason, nothing sent.
 		second := publish()
-		waitFor(t, "the new deliveries to be skipped", func() bool {
+		testkit.Eventually(t, 20*time.Second, "the new deliveries to be skipped", func() bool {
 			ws.Admin.Do("GET", "/v1/events/"+second, nil).JSON(t, &got)
 			return len(got.Deliveries) == 2 && got.Deliveries[0].Status == "skipped" && got.Deliveries[1].Status == "skipped"
 		})
@@ -89,7 +84,7 @@ func TestEndpointRefusedByTheCurrentPolicy(t *testing.T) {
 		}
 
 		// The delivery that was retrying is cancelled at its next scheduled attempt (5 s).
-		waitFor(t, "the retrying delivery to be cancelled", func() bool {
+		testkit.Eventually(t, 20*time.Second, "the retrying delivery to be cancelled", func() bool {
 			ws.Admin.Do("GET", "/v1/events/"+first, nil).JSON(t, &got)
 			for _, d := range got.Deliveries {
 				if d.EndpointID == down.ID {
@@ -103,7 +98,7 @@ func TestEndpointRefusedByTheCurrentPolicy(t *testing.T) {
 				t.Errorf("cancelled reason = %q", d.Reason)
 			}
 		}
-		if n, f := rc.count("/e0"), failures.Load(); n != 1 || f != 1 {
+		if n, f := rc.Count("/e0"), failing.Len(); n != 1 || f != 1 {
 			t.Errorf("receivers got %d and %d requests, want 1 and 1 (nothing after the policy changed)", n, f)
 		}
 	})

@@ -13,42 +13,13 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
-	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
-
-// receiver is a local webhook receiver that counts what it gets per path.
-type receiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	hits map[string][]string // path → webhook-id of each request
-}
-
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{hits: map[string][]string{}}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc.mu.Lock()
-		rc.hits[r.URL.Path] = append(rc.hits[r.URL.Path], r.Header.Get("webhook-id"))
-		rc.mu.Unlock()
-		_, _ = w.Write([]byte(`{"ok":true}`))
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) count(path string) int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.hits[path])
-}
 
 // message returns valid MessageReceived data for the workspace.
 func message(workspaceID, body string, to ...string) map[string]any {
-	t, _ := event.Lookup(event.MessageReceived)
-	var m map[string]any
-	if err := json.Unmarshal(t.Example, &m); err != nil {
-		panic(err)
-	}
-	m["workspaceId"], m["body"] = workspaceID, body
+	m := testkit.Message(workspaceID)
+	m["body"] = body
 	if len(to) > 0 {
 		m["to"] = to
 	}
@@ -63,7 +34,7 @@ func mustStatus(t *testing.T, res *apptest.Response, want int, what string) {
 }
 
 // setupEndpoints makes a signing secret and n endpoints on rc (paths /e0, /e1, …).
-func setupEndpoints(t *testing.T, ws *apptest.Workspace, rc *receiver, n int) []string {
+func setupEndpoints(t *testing.T, ws *apptest.Workspace, rc *testkit.Receiver, n int) []string {
 	t.Helper()
 	mustStatus(t, ws.Admin.Do("POST", "/v1/signing-secret", nil), http.StatusCreated, "generate secret")
 	var ids []string
@@ -110,20 +81,9 @@ func sendTo(ids ...string) []map[string]any {
 	return out
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestPublishMatchesRelays(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
-		rc := newReceiver(t)
+		rc := testkit.NewReceiver(t)
 		ws := env.NewWorkspace("Acme")
 		eps := setupEndpoints(t, ws, rc, 2)
 		producer := env.PlatformToken()
@@ -157,7 +117,7 @@ func TestPublishMatchesRelays(t *testing.T) {
 		if err := env.DB().QueryRow(context.Background(), `SELECT COUNT(*) FROM deliveries WHERE event_id = ?`, acc.ID).Scan(&n); err != nil || n != 2 {
 			t.Fatalf("deliveries stored = %d (%v), want 2", n, err)
 		}
-		waitFor(t, "both endpoints to receive the event", func() bool { return rc.count("/e0") == 1 && rc.count("/e1") == 1 })
+		testkit.Eventually(t, 20*time.Second, "both endpoints to receive the event", func() bool { return rc.Count("/e0") == 1 && rc.Count("/e1") == 1 })
 
 		// The event log shows the event and its two deliveries.
 		res = ws.Admin.Do("GET", "/v1/events/"+acc.ID, nil)
@@ -212,7 +172,7 @@ func TestPublishMatchesRelays(t *testing.T) {
 
 func TestPublishIdempotency(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
-		rc := newReceiver(t)
+		rc := testkit.NewReceiver(t)
 		ws := env.NewWorkspace("Acme")
 		eps := setupEndpoints(t, ws, rc, 1)
 		createRelay(t, ws.Admin, map[string]any{"name": "All", "trigger": "MessageReceived", "actions": sendTo(eps[0])})
@@ -321,7 +281,7 @@ func TestPublishIdempotency(t *testing.T) {
 
 func TestPublishRefusesBadEvents(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
-		rc := newReceiver(t)
+		rc := testkit.NewReceiver(t)
 		ws := env.NewWorkspace("Acme")
 		eps := setupEndpoints(t, ws, rc, 1)
 		createRelay(t, ws.Admin, map[string]any{"name": "All", "trigger": "MessageReceived", "actions": sendTo(eps[0])})
@@ -389,7 +349,7 @@ func TestPublishRefusesBadEvents(t *testing.T) {
 
 func TestRelaysAPI(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
-		rc := newReceiver(t)
+		rc := testkit.NewReceiver(t)
 		ws := env.NewWorkspace("Acme")
 		eps := setupEndpoints(t, ws, rc, 1)
 		other := env.NewWorkspace("Other")

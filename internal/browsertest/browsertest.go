@@ -99,3 +99,24 @@ func ScreenshotAction(t testing.TB, name string) chromedp.Action[chromedp.Void] 
 		return chromedp.Void{}, nil
 	}
 }
+
+// Text is the text of the element sel names (waiting for it, within the context's bound);
+// the test fails without one.
+func Text(ctx context.Context, t testing.TB, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(sel))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// Count is how many elements sel matches now.
+func Count(ctx context.Context, t testing.TB, sel string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+sel+"`"+`).length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

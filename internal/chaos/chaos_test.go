@@ -23,6 +23,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/event"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -56,48 +57,14 @@ func planFromEnv(t *testing.T) plan {
 	return p
 }
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// binary builds relaydesk once per test process (without the race detector: the
-// subprocess is the system under test, the harness is what runs under -race).
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "relaydesk-chaos-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "relaydesk")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/relaydesk/relaydesk/cmd/relaydesk").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos run: builds and kills the relaydesk binary")
 	}
 	p := planFromEnv(t)
-	bin := binary(t)
+	bin := testkit.Binary(t)
 	t.Run("sqlite", func(t *testing.T) {
 		run(t, bin, p, nil, false)
 	})
@@ -413,7 +380,7 @@ func (o *outcome) acceptedCount() int {
 func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 	started := time.Now()
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	srv := &server{bin: bin, addr: addr, dir: dir, logPath: filepath.Join(dir, "serve.log"), env: append([]string{
 		"RELAYDESK_DELIVERY_TIMEOUT=" + p.Timeout.String(), "RELAYDESK_WORKERS=50"}, extraEnv...)}
 
@@ -466,7 +433,7 @@ func run(t *testing.T, bin string, p plan, extraEnv []string, postgres bool) {
 
 	producer := &client{base: base, bearer: token, http: hc}
 	res := &outcome{accepted: map[string]int{}, publishErrs: map[string]int{}, outageErrs: map[string]int{}}
-	data := messageData(t, wsID)
+	data := testkit.MessageJSON(wsID)
 
 	// Publishers: each logical event is published until a 202, with the same
 	// Idempotency-Key on every try (the producer's side of "at least once").
@@ -842,37 +809,10 @@ func restartPostgres() error {
 	return nil
 }
 
-// messageData is the catalog's MessageReceived example, in this workspace.
-func messageData(t *testing.T, wsID string) json.RawMessage {
-	typ, ok := event.Lookup(event.MessageReceived)
-	if !ok {
-		t.Fatal("MessageReceived is not in the catalog")
-	}
-	var m map[string]any
-	if err := json.Unmarshal(typ.Example, &m); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := m["workspaceId"]; ok {
-		m["workspaceId"] = wsID
-	}
-	b, _ := json.Marshal(m)
-	return b
-}
-
 func withBody(data json.RawMessage, body string) json.RawMessage {
 	var m map[string]any
 	_ = json.Unmarshal(data, &m)
 	m["body"] = body
 	b, _ := json.Marshal(m)
 	return b
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

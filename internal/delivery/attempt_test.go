@@ -13,6 +13,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -221,8 +222,7 @@ func TestAttemptOutcomes(t *testing.T) {
 func TestAttemptGoneDisablesAndCancels(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEngine(t, db, time.Second)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(410) }))
-		defer srv.Close()
+		srv := testkit.NewReceiver(t).Reply(410, "")
 		e.targets.set("ep", Target{URL: srv.URL, Enabled: true, Secrets: []webhook.Secret{engSecret}})
 		e.targets.set("other", Target{URL: srv.URL, Enabled: true, Secrets: []webhook.Secret{engSecret}})
 		first := e.publish(t, "ep", "other")
@@ -287,8 +287,7 @@ func TestPublishSkipsAndDeduplicates(t *testing.T) {
 func TestScheduleThroughAttempts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEngine(t, db, time.Second)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
-		defer srv.Close()
+		srv := testkit.NewReceiver(t).Reply(500, "")
 		e.targets.set("ep", Target{URL: srv.URL, Enabled: true, Secrets: []webhook.Secret{engSecret}})
 		ds := e.publish(t, "ep")
 		rnds := []float64{0, 0.999999, 0.5}
@@ -368,8 +367,7 @@ func TestExpiredLeaseIsDueAgain(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEngine(t, db, time.Second)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
-		defer srv.Close()
+		srv := testkit.NewReceiver(t).Reply(204, "")
 		e.targets.set("ep", Target{URL: srv.URL, Enabled: true, Secrets: []webhook.Secret{engSecret}})
 		ds := e.publish(t, "ep")
 		first, err := e.claim(ctx, 10, "")

@@ -11,6 +11,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
+	"github.com/relaydesk/relaydesk/webhook"
 )
 
 // TestDatabaseOutageMidDelivery: the database goes away for 5 s while attempts are in
@@ -23,7 +24,7 @@ func TestDatabaseOutageMidDelivery(t *testing.T) {
 	ctx := context.Background()
 	const n = 300
 	f.publish(t, n)
-	f.recv.delay.Store(int64(200 * time.Millisecond)) // attempts in flight when the cut comes
+	f.recv.Delay(200 * time.Millisecond) // attempts in flight when the cut comes
 
 	proxy, proxied := storetest.NewProxy(t, f.dbURL)
 	before := runtime.NumGoroutine()
@@ -46,23 +47,23 @@ func TestDatabaseOutageMidDelivery(t *testing.T) {
 	go func() { ran <- svc.Run(runCtx) }()
 
 	deadline := time.Now().Add(30 * time.Second)
-	for len(f.recv.counts()) < 40 {
+	for len(f.recv.Counts(webhook.HeaderDelivery)) < 40 {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d deliveries arrived before the cut", len(f.recv.counts()))
+			t.Fatalf("only %d deliveries arrived before the cut", len(f.recv.Counts(webhook.HeaderDelivery)))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	proxy.Cut()
-	cutAt := len(f.recv.counts())
+	cutAt := len(f.recv.Counts(webhook.HeaderDelivery))
 	time.Sleep(5 * time.Second)
-	during := len(f.recv.counts())
+	during := len(f.recv.Counts(webhook.HeaderDelivery))
 	proxy.Restore()
 	restored := time.Now()
 	t.Logf("cut with %d delivered; %d arrived during the 5 s outage (attempts already in flight)", cutAt, during-cutAt)
 	if during-cutAt > 4*20 { // a process holds at most 4 × workers
 		t.Errorf("%d attempts were made while the database was away; at most the %d held ones may finish", during-cutAt, 4*20)
 	}
-	f.recv.delay.Store(0)
+	f.recv.Delay(0)
 	f.waitSucceeded(t, n, 60*time.Second)
 	t.Logf("all %d succeeded %s after the database came back", n, time.Since(restored).Round(time.Millisecond))
 
@@ -78,7 +79,7 @@ func TestDatabaseOutageMidDelivery(t *testing.T) {
 		t.Errorf("%d failed attempts (the outage is not the receiver's failure), %d attempt numbers recorded twice", failedAttempts, twice)
 	}
 	dups := 0
-	for _, c := range f.recv.counts() {
+	for _, c := range f.recv.Counts(webhook.HeaderDelivery) {
 		dups += c - 1
 	}
 	t.Logf("duplicates at the receiver: %d of %d", dups, n)

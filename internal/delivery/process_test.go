@@ -7,12 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,16 +18,13 @@ import (
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
 const testMasterKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 test bytes
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // relaydeskBin builds cmd/relaydesk once per test binary.
 func relaydeskBin(t *testing.T) string {
@@ -38,65 +32,7 @@ func relaydeskBin(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds and runs relaydesk processes")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "relaydesk-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "relaydesk")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/relaydesk/relaydesk/cmd/relaydesk").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// hookReceiver counts deliveries by id and checks every signature.
-type hookReceiver struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	seen    map[string]int
-	hang    atomic.Bool // while true, requests are held until the client goes away
-	hanging atomic.Int32
-	delay   atomic.Int64 // nanoseconds each request waits before its answer
-}
-
-func newHookReceiver(t *testing.T, secret webhook.Secret) *hookReceiver {
-	r := &hookReceiver{seen: map[string]int{}}
-	v := webhook.NewVerifier(secret)
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		if _, err := v.Verify(req.Header, body); err != nil {
-			t.Errorf("signature: %v", err)
-		}
-		if r.hang.Load() {
-			r.hanging.Add(1)
-			<-req.Context().Done()
-			return
-		}
-		time.Sleep(time.Duration(r.delay.Load()))
-		r.mu.Lock()
-		r.seen[req.Header.Get(webhook.HeaderDelivery)]++
-		r.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *hookReceiver) counts() map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]int, len(r.seen))
-	for k, v := range r.seen {
-		out[k] = v
-	}
-	return out
+	return testkit.Binary(t)
 }
 
 // fixture is a database with a workspace, its signing secret and one endpoint.
@@ -104,7 +40,7 @@ type fixture struct {
 	db        *store.DB
 	ws, ep    string
 	svc       *delivery.Service
-	recv      *hookReceiver
+	recv      *testkit.Receiver
 	dbURL     string
 	dataDir   string
 	processes []*process
@@ -115,7 +51,7 @@ func newFixture(t *testing.T, engine string) *fixture {
 	ctx := context.Background()
 	f := &fixture{dataDir: t.TempDir()}
 	if engine == "postgres" {
-		f.dbURL = storetest.PostgresURL(t)
+		f.dbURL = storetest.MigratedURL(t)
 	}
 	db, err := store.Open(ctx, f.dbURL, f.dataDir)
 	if err != nil {
@@ -140,8 +76,16 @@ func newFixture(t *testing.T, engine string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.recv = newHookReceiver(t, secret)
-	ep, err := eps.Create(ctx, f.ws, endpoint.Input{URL: f.recv.srv.URL + "/hook", Enabled: true})
+	// The receiver counts deliveries by id and checks every signature.
+	f.recv = testkit.NewReceiver(t).Verify(webhook.NewVerifier(secret)).Reply(http.StatusNoContent, "")
+	t.Cleanup(func() {
+		for _, r := range f.recv.Requests() {
+			if r.Err != nil {
+				t.Errorf("signature: %v", r.Err)
+			}
+		}
+	})
+	ep, err := eps.Create(ctx, f.ws, endpoint.Input{URL: f.recv.URL + "/hook", Enabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,28 +186,25 @@ func tail(s string, n int) string {
 // waitSucceeded waits until n deliveries succeeded.
 func (f *fixture) waitSucceeded(t *testing.T, n int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var got int
+	var got int
+	succeeded := func() bool {
 		if err := f.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM deliveries WHERE state = 'succeeded'`).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			rows, _ := f.db.Query(context.Background(), `SELECT state, COUNT(*) FROM deliveries GROUP BY state`)
-			var states []string
-			for rows != nil && rows.Next() {
-				var s string
-				var c int
-				_ = rows.Scan(&s, &c)
-				states = append(states, fmt.Sprintf("%s=%d", s, c))
-			}
-			t.Fatalf("%d of %d deliveries succeeded after %s (%v)", got, n, within, states)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return got == n
 	}
+	if testkit.Until(within, succeeded) {
+		return
+	}
+	rows, _ := f.db.Query(context.Background(), `SELECT state, COUNT(*) FROM deliveries GROUP BY state`)
+	var states []string
+	for rows != nil && rows.Next() {
+		var s string
+		var c int
+		_ = rows.Scan(&s, &c)
+		states = append(states, fmt.Sprintf("%s=%d", s, c))
+	}
+	t.Fatalf("%d of %d deliveries succeeded after %s (%v)", got, n, within, states)
 }
 
 // TestTwoProcessesShareTheWork: two `relaydesk serve` on one PostgreSQL deliver 2,000 events,
@@ -281,7 +222,7 @@ func TestTwoProcessesShareTheWork(t *testing.T) {
 	f.waitSucceeded(t, n, 60*time.Second)
 	t.Logf("delivered %d in %s", n, time.Since(start))
 
-	seen := f.recv.counts()
+	seen := f.recv.Counts(webhook.HeaderDelivery)
 	if len(seen) != n {
 		t.Fatalf("receiver saw %d distinct deliveries, want %d", len(seen), n)
 	}
@@ -316,15 +257,11 @@ func TestKilledMidDelivery(t *testing.T) {
 			relaydeskBin(t)
 			const n = 200
 			f.publish(t, n)
-			f.recv.hang.Store(true)
+			f.recv.Hold(true)
 			env := []string{"RELAYDESK_WORKERS=20", "RELAYDESK_DELIVERY_TIMEOUT=2s"}
 			first := f.start(t, env...)
-			deadline := time.Now().Add(30 * time.Second)
-			for f.recv.hanging.Load() < 20 {
-				if time.Now().After(deadline) {
-					t.Fatalf("only %d attempts in flight", f.recv.hanging.Load())
-				}
-				time.Sleep(20 * time.Millisecond)
+			if !testkit.Until(30*time.Second, func() bool { return f.recv.Held() >= 20 }) {
+				t.Fatalf("only %d attempts in flight", f.recv.Held())
 			}
 			if err := first.cmd.Process.Kill(); err != nil { // SIGKILL
 				t.Fatal(err)
@@ -338,29 +275,26 @@ func TestKilledMidDelivery(t *testing.T) {
 			if inFlight == 0 {
 				t.Fatal("nothing was in flight when the process died")
 			}
-			f.recv.hang.Store(false)
+			f.recv.Hold(false)
 			start := time.Now()
 			f.start(t, env...)
 			// Every delivery the dead process held gets its next attempt once its lease
 			// (8 s) ends: measured, and bounded loosely so a regression to minutes fails.
-			for {
-				var waiting int
+			var waiting int
+			attempted := func() bool {
 				if err := f.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM deliveries d
 					WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id)`).Scan(&waiting); err != nil {
 					t.Fatal(err)
 				}
-				if waiting == 0 {
-					break
-				}
-				if time.Since(start) > 30*time.Second {
-					t.Fatalf("%d deliveries still without an attempt %s after the restart", waiting, time.Since(start))
-				}
-				time.Sleep(50 * time.Millisecond)
+				return waiting == 0
+			}
+			if !testkit.Until(30*time.Second-time.Since(start), attempted) {
+				t.Fatalf("%d deliveries still without an attempt %s after the restart", waiting, time.Since(start))
 			}
 			t.Logf("every unfinished delivery had its next attempt %s after the restart", time.Since(start).Round(time.Millisecond))
 			f.waitSucceeded(t, n, 50*time.Second)
 			t.Logf("all %d delivered %s after the restart", n, time.Since(start))
-			if seen := f.recv.counts(); len(seen) != n {
+			if seen := f.recv.Counts(webhook.HeaderDelivery); len(seen) != n {
 				t.Fatalf("receiver saw %d distinct deliveries, want %d", len(seen), n)
 			}
 		})

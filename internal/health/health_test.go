@@ -3,11 +3,8 @@ package health_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/team/teamtest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -124,8 +122,7 @@ func TestOpsQueueAccess(t *testing.T) {
 		}
 
 		// Something in the queue: a delivery to an endpoint that refuses.
-		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
-		defer recv.Close()
+		recv := testkit.NewReceiver(t).Reply(500, "")
 		var ep struct{ ID string }
 		ws.Admin.Do("POST", "/v1/endpoints", map[string]any{"url": recv.URL}).JSON(t, &ep)
 		ws.Admin.Do("POST", "/v1/signing-secret", nil)
@@ -169,23 +166,9 @@ func TestNotificationEmailAndPlatformWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var got []map[string]any
-	var verifyErr error
-	platform := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		_, err := webhook.NewVerifier(sec).Verify(r.Header, body)
-		var m map[string]any
-		_ = json.Unmarshal(body, &m)
-		mu.Lock()
-		got, verifyErr = append(got, m), err
-		mu.Unlock()
-	}))
-	defer platform.Close()
+	platform := testkit.NewReceiver(t).Verify(webhook.NewVerifier(sec))
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
-		mu.Lock()
-		got = nil
-		mu.Unlock()
+		earlier := platform.Len()
 		ws := env.NewWorkspace("Acme")
 		ws.AddMember("owner@acme.test", "Dev owner", access.Levels{access.Developer: access.Owner})
 		ws.AddMember("editor@acme.test", "Dev editor", access.Levels{access.Developer: access.Editor})
@@ -210,13 +193,14 @@ func TestNotificationEmailAndPlatformWebhook(t *testing.T) {
 		if strings.Join(to, ",") != "acme-admin@example.test,owner@acme.test" && strings.Join(to, ",") != "<acme-admin@example.test>,<owner@acme.test>" {
 			t.Errorf("emailed %v, want the Admin and the developer owner only", to)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if verifyErr != nil || len(got) != 1 {
-			t.Fatalf("platform webhook: %d received, verify %v", len(got), verifyErr)
+		got := platform.Requests()[earlier:]
+		if len(got) != 1 || got[0].Err != nil {
+			t.Fatalf("platform webhook: %d received: %+v", len(got), got)
 		}
-		if got[0]["type"] != delivery.EndpointDisabled || got[0]["id"] != n.ID || got[0]["workspaceId"] != ws.ID || got[0]["object"] != "OperationalEvent" {
-			t.Fatalf("platform webhook body %v", got[0])
+		var m map[string]any
+		_ = json.Unmarshal(got[0].Body, &m)
+		if m["type"] != delivery.EndpointDisabled || m["id"] != n.ID || m["workspaceId"] != ws.ID || m["object"] != "OperationalEvent" {
+			t.Fatalf("platform webhook body %v", m)
 		}
 	}, func(c *app.Config) {
 		c.SMTPURL, c.SMTPFrom = "smtp://"+smtp.Addr, "relaydesk@example.test"

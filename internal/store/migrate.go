@@ -21,6 +21,13 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// MigrationFiles is relaydesk's schema as embedded: the goose files Migrate applies (storetest
+// names its template database after their digest, so a changed file makes a new template).
+func MigrationFiles() fs.FS {
+	dir, _ := fs.Sub(migrations, "migrations")
+	return dir
+}
+
 // migrateLockKey is the PostgreSQL advisory lock that serialises instances starting together.
 const migrateLockKey = 0x72656c6179 // "relay"
 
@@ -41,12 +48,11 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	if err := db.migrateRiver(ctx, log); err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
-	dir, _ := fs.Sub(migrations, "migrations")
 	dialect := goose.DialectSQLite3
 	if db.Dialect == Postgres {
 		dialect = goose.DialectPostgres
 	}
-	p, err := goose.NewProvider(dialect, db.Writer, dir, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, db.Writer, MigrationFiles(), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return err
 	}
@@ -62,12 +68,11 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 
 // Migrated reports whether every migration has been applied (for /readyz).
 func (db *DB) Migrated(ctx context.Context) (bool, error) {
-	dir, _ := fs.Sub(migrations, "migrations")
 	dialect := goose.DialectSQLite3
 	if db.Dialect == Postgres {
 		dialect = goose.DialectPostgres
 	}
-	p, err := goose.NewProvider(dialect, db.Reader, dir, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, db.Reader, MigrationFiles(), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return false, err
 	}

@@ -21,7 +21,7 @@ import (
 func TestIsUnavailable(t *testing.T) {
 	ctx := context.Background()
 	t.Run("postgres", func(t *testing.T) {
-		u := storetest.PostgresURL(t)
+		u := storetest.MigratedURL(t)
 		proxy, proxied := storetest.NewProxy(t, u)
 		db, err := store.Open(ctx, proxied, "")
 		if err != nil {

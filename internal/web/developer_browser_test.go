@@ -2,11 +2,8 @@ package web_test
 
 import (
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -14,6 +11,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/browsertest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -28,17 +26,7 @@ func TestBrowserDeveloperTools(t *testing.T) {
 	u := env.URL()
 
 	// A local receiver that checks signatures with whatever secret the test gives it.
-	var mu sync.Mutex
-	var verifyWith []webhook.Secret
-	var lastErr error
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		_, lastErr = webhook.NewVerifier(verifyWith...).Verify(r.Header, body)
-		mu.Unlock()
-		_, _ = io.WriteString(w, "thanks")
-	}))
-	defer recv.Close()
+	recv := testkit.NewReceiver(t).Reply(http.StatusOK, "thanks")
 
 	signIn := func(email string) {
 		t.Helper()
@@ -54,22 +42,8 @@ func TestBrowserDeveloperTools(t *testing.T) {
 			t.Fatalf("sign in as %s: %v", email, err)
 		}
 	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	count := func(sel string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+sel+"`"+`).length`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	text := func(sel string) string { t.Helper(); return browsertest.Text(ctx, t, sel) }
+	count := func(sel string) int { t.Helper(); return browsertest.Count(ctx, t, sel) }
 
 	signIn(ws.Admin.Email)
 	// The signing secret leads (an integrator needs it first), then adding the first endpoint.
@@ -153,20 +127,16 @@ func TestBrowserDeveloperTools(t *testing.T) {
 	browsertest.Screenshot(ctx, t, "developer-secret")
 
 	// Send test event: the result inline, verified by the receiver with this secret.
-	mu.Lock()
-	verifyWith = []webhook.Secret{s1}
-	mu.Unlock()
+	recv.Verify(webhook.NewVerifier(s1))
 	if err := chromedp.Do(ctx, chromedp.Click(".send-test"), chromedp.WaitVisible(".test-result")); err != nil {
 		t.Fatal(err)
 	}
 	if r := text(".test-result"); !strings.Contains(r, "Test event delivered") || !strings.Contains(r, "HTTP 200") || !strings.Contains(r, "thanks") {
 		t.Fatalf("test result %q", r)
 	}
-	mu.Lock()
-	if lastErr != nil {
-		t.Fatalf("receiver: %v", lastErr)
+	if err := recv.Last(t).Err; err != nil {
+		t.Fatalf("receiver: %v", err)
 	}
-	mu.Unlock()
 	// The secret is no longer on the page after navigating away; Reveal brings it back.
 	if err := chromedp.Do(ctx, chromedp.Navigate(u+"/settings/developer"), chromedp.WaitVisible("#reveal-secret")); err != nil {
 		t.Fatal(err)
@@ -221,9 +191,8 @@ func TestBrowserDeveloperTools(t *testing.T) {
 	// Both secrets verify during the grace period: a receiver still on the old one and a
 	// receiver already on the new one each accept a test event.
 	for i, only := range []webhook.Secret{s1, s2} {
-		mu.Lock()
-		verifyWith, lastErr = []webhook.Secret{only}, errors.New("no request")
-		mu.Unlock()
+		recv.Verify(webhook.NewVerifier(only))
+		before := recv.Len()
 		// A fresh page first: the one before may already show a test result.
 		if err := chromedp.Do(ctx, chromedp.Navigate(u+"/settings/developer"), chromedp.WaitVisible(".send-test"),
 			chromedp.Click(".send-test"), chromedp.WaitVisible(".test-result")); err != nil {
@@ -232,11 +201,13 @@ func TestBrowserDeveloperTools(t *testing.T) {
 		if r := text(".test-result"); !strings.Contains(r, "Test event delivered") {
 			t.Fatalf("test event with only secret #%d: %q", i+1, r)
 		}
-		mu.Lock()
+		lastErr := errors.New("no request")
+		if recv.Len() > before {
+			lastErr = recv.Last(t).Err
+		}
 		if lastErr != nil {
 			t.Fatalf("a receiver with only the %s secret: %v", []string{"old", "new"}[i], lastErr)
 		}
-		mu.Unlock()
 	}
 	browsertest.Screenshot(ctx, t, "developer-rotated")
 

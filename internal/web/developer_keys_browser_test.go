@@ -1,17 +1,15 @@
 package web_test
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/browsertest"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -24,24 +22,8 @@ func TestBrowserSigningKey(t *testing.T) {
 	ctx := browsertest.New(t)
 	u := env.URL()
 
-	var mu sync.Mutex
-	var verifier *webhook.Verifier
-	var last webhook.Result
-	var lastErr error
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		if verifier == nil {
-			lastErr = webhook.ErrNoSecrets
-		} else {
-			last, lastErr = verifier.VerifyContext(r.Context(), r.Header, body)
-		}
-		if lastErr != nil {
-			http.Error(w, lastErr.Error(), http.StatusUnauthorized)
-		}
-	}))
-	defer recv.Close()
+	// Until the test gives it the JWKS URL, the receiver accepts no signature.
+	recv := testkit.NewReceiver(t).Verify(&webhook.Verifier{})
 	if res := ws.Admin.Do("POST", "/v1/signing-secret", nil); res.Status != http.StatusCreated {
 		t.Fatal(res.Status)
 	}
@@ -49,14 +31,7 @@ func TestBrowserSigningKey(t *testing.T) {
 		t.Fatal(res.Status)
 	}
 
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return browsertest.Text(ctx, t, sel) }
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(u+"/signin?next=/settings/developer"),
 		chromedp.WaitVisible("#email"),
@@ -90,20 +65,16 @@ func TestBrowserSigningKey(t *testing.T) {
 	browsertest.Screenshot(ctx, t, "developer-signing-key")
 
 	// Send test event: the receiver knows only the JWKS URL from the page.
-	mu.Lock()
-	verifier = &webhook.Verifier{KeySet: webhook.NewKeySet(jwksURL)}
-	mu.Unlock()
+	recv.Verify(&webhook.Verifier{KeySet: webhook.NewKeySet(jwksURL)})
 	if err := chromedp.Do(ctx, chromedp.Click(".send-test"), chromedp.WaitVisible(".test-result")); err != nil {
 		t.Fatal(err)
 	}
 	if r := text(".test-result"); !strings.Contains(r, "Test event delivered") {
 		t.Fatalf("test result %q", r)
 	}
-	mu.Lock()
-	if lastErr != nil || last.Scheme != webhook.SchemeStandardV1a || last.KeyID != pk.KeyID() {
-		t.Fatalf("receiver: %+v, %v", last, lastErr)
+	if last := recv.Last(t); last.Err != nil || last.Result.Scheme != webhook.SchemeStandardV1a || last.Result.KeyID != pk.KeyID() {
+		t.Fatalf("receiver: %+v, %v", last.Result, last.Err)
 	}
-	mu.Unlock()
 
 	// Rotate with a grace period.
 	err = chromedp.Do(ctx,

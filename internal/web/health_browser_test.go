@@ -3,10 +3,8 @@ package web_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/browsertest"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // Issue 11, must show 1: an endpoint that fails shows as failing with the chart and the
@@ -27,12 +26,7 @@ func TestBrowserEndpointHealth(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, env *apptest.Env) {
 		ctx := context.Background()
 		ws := env.NewWorkspace("Acme")
-		var answer atomic.Int32
-		answer.Store(http.StatusInternalServerError)
-		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(int(answer.Load()))
-		}))
-		defer recv.Close()
+		recv := testkit.NewReceiver(t).Reply(http.StatusInternalServerError, "")
 
 		res := ws.Admin.Do("POST", "/v1/endpoints", map[string]any{"url": recv.URL + "/hook", "description": "Production"})
 		if res.Status != http.StatusCreated {
@@ -76,17 +70,10 @@ func TestBrowserEndpointHealth(t *testing.T) {
 			}
 			return m
 		}
-		waitUntil(t, 20*time.Second, "three failed first attempts", func() bool { return states()["retrying"] == 3 })
+		testkit.Eventually(t, 20*time.Second, "three failed first attempts", func() bool { return states()["retrying"] == 3 })
 
 		bctx := browsertest.New(t)
-		text := func(sel string) string {
-			t.Helper()
-			s, err := chromedp.Run(bctx, chromedp.Text(sel))
-			if err != nil {
-				t.Fatalf("text of %s: %v", sel, err)
-			}
-			return s
-		}
+		text := func(sel string) string { t.Helper(); return browsertest.Text(bctx, t, sel) }
 		attr := func(sel, name string) string {
 			t.Helper()
 			v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(sel)+`).getAttribute(`+strconv.Quote(name)+`) || ""`))
@@ -138,11 +125,11 @@ func TestBrowserEndpointHealth(t *testing.T) {
 		// The receiver now answers 410 Gone: at the next attempt (a manual retry here; the
 		// schedule's next one is minutes away) the endpoint is disabled and what was
 		// waiting is cancelled.
-		answer.Store(http.StatusGone)
+		recv.Reply(http.StatusGone, "")
 		if res := ws.Admin.Do("POST", "/v1/deliveries/"+ids[0]+"/retry", nil); res.Status >= 300 {
 			t.Fatalf("retry: %d %s", res.Status, res.Body)
 		}
-		waitUntil(t, 30*time.Second, "410 disables the endpoint", func() bool { return states()["cancelled"] == 3 })
+		testkit.Eventually(t, 30*time.Second, "410 disables the endpoint", func() bool { return states()["cancelled"] == 3 })
 		if err := chromedp.Do(bctx, chromedp.Navigate(env.URL()+"/settings/developer"), chromedp.WaitVisible("#disabled-banner-"+ep.ID)); err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +148,7 @@ func TestBrowserEndpointHealth(t *testing.T) {
 		browsertest.Screenshot(bctx, t, "health-disabled")
 
 		// Recover refuses while disabled; Re-enable, then Recover (default: last 7 days).
-		answer.Store(http.StatusOK)
+		recv.Reply(http.StatusOK, "")
 		err = chromedp.Do(bctx,
 			chromedp.Click("#reenable-"+ep.ID),
 			chromedp.WaitVisible(".flash"),
@@ -184,13 +171,13 @@ func TestBrowserEndpointHealth(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The Re-enable flash is still on the page until the Recover answer replaces it.
-		waitUntil(t, 10*time.Second, "the Recover flash", func() bool {
+		testkit.Eventually(t, 10*time.Second, "the Recover flash", func() bool {
 			f, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector(".flash") || {}).textContent || ""`))
 			return err == nil && strings.Contains(f, "Recovering 3 failed deliveries")
 		})
 		// Re-queued for a new round (pending → delivering → succeeded): none is cancelled
 		// any more, and each one's last attempt is a 200 after its 500 and 410.
-		waitUntil(t, 30*time.Second, "recovered deliveries succeed", func() bool { return states()["succeeded"] == 3 })
+		testkit.Eventually(t, 30*time.Second, "recovered deliveries succeed", func() bool { return states()["succeeded"] == 3 })
 		for _, id := range ids {
 			var n, last int
 			if err := env.DB().QueryRow(ctx, `SELECT COUNT(*), MAX(number) FROM attempts WHERE delivery_id = ?`, id).Scan(&n, &last); err != nil {
@@ -235,15 +222,4 @@ func TestBrowserEndpointHealth(t *testing.T) {
 			t.Fatalf("%d unread marks after Mark all as read", n)
 		}
 	})
-}
-
-func waitUntil(t *testing.T, limit time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -3,9 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +13,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/browsertest"
 	"github.com/relaydesk/relaydesk/internal/egress"
-	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // Each relay on the Relays list shows the health of the endpoint its action targets
@@ -25,16 +23,8 @@ func TestBrowserRelayHealthAndDeliveryBody(t *testing.T) {
 	env := apptest.SQLite(t)
 	ws := env.NewWorkspace("Acme")
 	u := env.URL()
-	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.ReadAll(r.Body)
-		_, _ = io.WriteString(w, "ok")
-	}))
-	defer ok.Close()
-	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.ReadAll(r.Body)
-		http.Error(w, "database down", http.StatusInternalServerError)
-	}))
-	defer failing.Close()
+	ok := testkit.NewReceiver(t).Reply(http.StatusOK, "ok")
+	failing := testkit.NewReceiver(t).Reply(http.StatusInternalServerError, "database down")
 
 	must := func(res *apptest.Response, want int, what string) *apptest.Response {
 		t.Helper()
@@ -59,17 +49,13 @@ func TestBrowserRelayHealthAndDeliveryBody(t *testing.T) {
 		must(ws.Admin.Do("POST", "/v1/relays/"+r.ID+"/enable", nil), http.StatusOK, "enable relay")
 		relays[ep] = r.ID
 	}
-	tpl, _ := event.Lookup(event.MessageReceived)
-	var data map[string]any
-	_ = json.Unmarshal(tpl.Example, &data)
-	data["workspaceId"] = ws.ID
 	var acc struct{ ID string }
-	must(env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": data}),
+	must(env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": testkit.Message(ws.ID)}),
 		http.StatusAccepted, "publish").JSON(t, &acc)
 
 	// Wait for the outcome: one delivered, one failing (its first attempt failed).
 	var okDelivery string
-	waitUntil(t, 20*time.Second, "one delivery succeeded and one endpoint failing", func() bool {
+	testkit.Eventually(t, 20*time.Second, "one delivery succeeded and one endpoint failing", func() bool {
 		var failingSince *int64
 		_ = env.DB().QueryRow(context.Background(), `SELECT failing_since FROM endpoints WHERE id = ?`, failEp).Scan(&failingSince)
 		_ = env.DB().QueryRow(context.Background(), `SELECT id FROM deliveries WHERE endpoint_id = ? AND state = 'succeeded'`, okEp).Scan(&okDelivery)
@@ -77,14 +63,7 @@ func TestBrowserRelayHealthAndDeliveryBody(t *testing.T) {
 	})
 
 	ctx := browsertest.New(t)
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return browsertest.Text(ctx, t, sel) }
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(u+"/signin?next=/relays"),
 		chromedp.WaitVisible("#email"),

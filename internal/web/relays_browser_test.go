@@ -1,12 +1,8 @@
 package web_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +11,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/app/apptest"
 	"github.com/relaydesk/relaydesk/internal/browsertest"
-	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 )
 
 // Must show 4: create a relay from a template in the UI, switch it on, publish
@@ -27,16 +23,7 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 		ws := env.NewWorkspace("Acme")
 		u := env.URL()
 
-		var mu sync.Mutex
-		var got []string // webhook-id of each request
-		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.ReadAll(r.Body)
-			mu.Lock()
-			got = append(got, r.Header.Get("webhook-id"))
-			mu.Unlock()
-			_, _ = io.WriteString(w, `{"received":true}`)
-		}))
-		defer recv.Close()
+		recv := testkit.NewReceiver(t)
 		if res := ws.Admin.Do("POST", "/v1/signing-secret", nil); res.Status != http.StatusCreated {
 			t.Fatalf("secret: %d %s", res.Status, res.Body)
 		}
@@ -47,22 +34,8 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 		}
 
 		ctx := browsertest.New(t)
-		text := func(sel string) string {
-			t.Helper()
-			s, err := chromedp.Run(ctx, chromedp.Text(sel))
-			if err != nil {
-				t.Fatalf("text of %s: %v", sel, err)
-			}
-			return s
-		}
-		count := func(sel string) int {
-			t.Helper()
-			n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+sel+"`"+`).length`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		text := func(sel string) string { t.Helper(); return browsertest.Text(ctx, t, sel) }
+		count := func(sel string) int { t.Helper(); return browsertest.Count(ctx, t, sel) }
 		// choose picks an option the way a user does (the builder's script listens for change).
 		choose := func(sel, value string) chromedp.Action[chromedp.Void] {
 			return chromedp.Evaluate[chromedp.Void](`(() => { const el = document.querySelector("` + sel + `"); el.value = "` + value +
@@ -109,10 +82,8 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 		browsertest.Screenshot(ctx, t, "relays-on")
 
 		// The producer publishes a message.
-		tpl, _ := event.Lookup(event.MessageReceived)
-		var data map[string]any
-		_ = json.Unmarshal(tpl.Example, &data)
-		data["workspaceId"], data["body"] = ws.ID, "Hi, is the shop open?"
+		data := testkit.Message(ws.ID)
+		data["body"] = "Hi, is the shop open?"
 		res := env.PlatformToken().Do("POST", "/v1/platform/events", map[string]any{"workspaceId": ws.ID, "name": "MessageReceived", "data": data})
 		if res.Status != http.StatusAccepted {
 			t.Fatalf("publish: %d %s", res.Status, res.Body)
@@ -181,11 +152,13 @@ func TestBrowserRelaysAndEventLog(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		mu.Lock()
+		var got []string // webhook-id of each request
+		for _, r := range recv.Requests() {
+			got = append(got, r.Header.Get("webhook-id"))
+		}
 		if len(got) != 2 || got[0] != acc.ID || got[1] != acc.ID {
 			t.Errorf("receiver got %v, want the event %s twice", got, acc.ID)
 		}
-		mu.Unlock()
 
 		// Filter by status.
 		if err := chromedp.Do(ctx, chromedp.Navigate(u+"/settings/developer/events?status=failed"), chromedp.WaitVisible("#no-deliveries")); err != nil {

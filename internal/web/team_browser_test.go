@@ -31,14 +31,7 @@ func TestBrowserCustomRoleInviteAcceptRotate(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return browsertest.Text(ctx, t, sel) }
 	signIn := func(email string) {
 		t.Helper()
 		run("sign in "+email,

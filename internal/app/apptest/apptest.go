@@ -77,7 +77,7 @@ func SQLite(t testing.TB, opts ...Option) *Env {
 func Postgres(t testing.TB, opts ...Option) *Env {
 	cfg := app.DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.DatabaseURL = storetest.PostgresURL(t)
+	cfg.DatabaseURL = storetest.MigratedURL(t)
 	cfg.MasterKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 test bytes
 	return start(t, cfg, opts)
 }
