@@ -16,6 +16,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/browsertest"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/testkit"
 	"github.com/relaydesk/relaydesk/webhook"
 )
 
@@ -66,7 +67,7 @@ func TestBrowserSkipBlockingDelivery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, 20*time.Second, "the head's failed first attempt", func() bool {
+		testkit.Eventually(t, 20*time.Second, "the head's failed first attempt", func() bool {
 			q, err := env.App.Deliveries.Queue(ctx, ws.ID, ep.ID)
 			return err == nil && q.Blocked
 		})
@@ -111,7 +112,7 @@ func TestBrowserSkipBlockingDelivery(t *testing.T) {
 		if err := chromedp.Do(bctx, chromedp.Click("#skip-"+ep.ID), chromedp.WaitVisible(".flash")); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, 20*time.Second, "the four behind the skipped one", func() bool {
+		testkit.Eventually(t, 20*time.Second, "the four behind the skipped one", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(got) == 4
