@@ -11,6 +11,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/apikey"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/store"
 )
 
 // MaxSamples is how many recent events GET /v1/zapier/samples/{event} returns.
@@ -87,7 +88,7 @@ func (s *Server) RegisterZapier(hooks *apikey.Hooks) {
 				return nil, s.Problem(ctx, err)
 			}
 			if len(out) == 0 {
-				env := event.Envelope{ID: event.NewID(), Name: t.Name, WorkspaceID: p.WorkspaceID, CreatedAt: time.Now(), DataType: t.DataType, Data: t.Example}
+				env := event.Envelope{ID: store.NewID(), Name: t.Name, WorkspaceID: p.WorkspaceID, CreatedAt: time.Now(), DataType: t.DataType, Data: t.Example}
 				out = append(out, event.Encode(env))
 			}
 			return &struct{ Body []json.RawMessage }{out}, nil

@@ -47,7 +47,7 @@ func (s *Service) TestSend(ctx context.Context, workspaceID, endpointID string) 
 	if len(secrets) == 0 {
 		return TestResult{}, ErrNoSecret
 	}
-	env := event.Envelope{ID: event.NewID(), Name: event.TestEvent, WorkspaceID: workspaceID, CreatedAt: now,
+	env := event.Envelope{ID: store.NewID(), Name: event.TestEvent, WorkspaceID: workspaceID, CreatedAt: now,
 		DataType: event.DataTypeTestEvent, Data: []byte(event.TestEventData)}
 	res := s.Sender.Send(ctx, delivery.Request{URL: e.URL, EventID: env.ID, EventName: env.Name,
 		DeliveryID: "test_" + store.NewID(), Attempt: 1, Body: event.Encode(env), Secrets: secrets, Keys: cs.activeKeys(now), Now: now})

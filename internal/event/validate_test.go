@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relaydesk/relaydesk/internal/store"
 )
 
 // msg returns a valid MessageReceived data object with the given keys replaced
@@ -226,7 +228,7 @@ func FuzzValidate(f *testing.F) {
 		if string(again) != string(v.Data) {
 			t.Fatalf("not stable:\n%q\n%q", v.Data, again)
 		}
-		body := Encode(Envelope{ID: NewID(), Name: name, DataType: v.DataType, Data: v.Data})
+		body := Encode(Envelope{ID: store.NewID(), Name: name, DataType: v.DataType, Data: v.Data})
 		if !json.Valid(body) {
 			t.Fatalf("envelope invalid: %q", body)
 		}

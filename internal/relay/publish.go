@@ -69,7 +69,7 @@ func Prepare(in Input, now time.Time) (Prepared, error) {
 		received = in.OccurredAt
 	}
 	p := Prepared{
-		envelope: event.Envelope{ID: event.NewID(), Name: v.Name, WorkspaceID: in.WorkspaceID, CreatedAt: now.UTC(), DataType: v.DataType, Data: v.Data},
+		envelope: event.Envelope{ID: store.NewID(), Name: v.Name, WorkspaceID: in.WorkspaceID, CreatedAt: now.UTC(), DataType: v.DataType, Data: v.Data},
 		facts:    NewFacts(v, c, received),
 		key:      in.IdempotencyKey,
 	}
