@@ -17,6 +17,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/credential"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
@@ -57,14 +58,7 @@ func (e *InvalidError) Validation() bool { return true }
 type Service struct {
 	DB *store.DB
 	// Now is the clock (tests); nil means time.Now.
-	Now func() time.Time
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+	Now clock.Clock
 }
 
 // CheckName validates a key's name and returns it trimmed.
@@ -91,7 +85,7 @@ func (s *Service) Create(ctx context.Context, workspaceID, userID, name string, 
 	if err != nil {
 		return Key{}, "", err
 	}
-	now := s.now().UTC()
+	now := s.Now.Now().UTC()
 	if expiresAt != nil {
 		if !expiresAt.After(now) {
 			return Key{}, "", &InvalidError{"the expiry must be in the future"}
@@ -218,7 +212,7 @@ func (s *Service) Revoke(ctx context.Context, workspaceID, id, userID string) (K
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ?`,
-			store.Micros(s.now()), id, workspaceID); err != nil {
+			store.Micros(s.Now.Now()), id, workspaceID); err != nil {
 			return err
 		}
 		res, err := tx.Exec(ctx, `DELETE FROM zapier_hooks WHERE workspace_id = ? AND api_key_id = ?`, workspaceID, id)
@@ -264,7 +258,7 @@ func (s *Service) Resolve(ctx context.Context, token string) (*access.Principal,
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Now.Now()
 	switch {
 	case !credential.Matches(token, hash), revoked.Valid:
 		return nil, ErrInvalid

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/store"
@@ -78,8 +79,8 @@ type Service struct {
 	// change itself (see Target). Zero means DefaultCacheTTL.
 	CacheTTL time.Duration
 
-	policy atomic.Pointer[egress.Policy]    // save-time URL checks; see SetPolicy
-	clock  atomic.Pointer[func() time.Time] // nil: time.Now; see SetClock
+	policy atomic.Pointer[egress.Policy] // save-time URL checks; see SetPolicy
+	clock  atomic.Pointer[clock.Clock]   // nil: the wall clock; see SetClock
 	sealer *sealer
 	cache  targetCache
 }
@@ -110,7 +111,7 @@ func (s *Service) SetPolicy(p egress.Policy) {
 
 // SetClock replaces the clock (tests move through grace windows with it); nil restores
 // time.Now. It also dates test events and their webhook-timestamp.
-func (s *Service) SetClock(now func() time.Time) {
+func (s *Service) SetClock(now clock.Clock) {
 	if now == nil {
 		s.clock.Store(nil)
 		return
@@ -118,11 +119,13 @@ func (s *Service) SetClock(now func() time.Time) {
 	s.clock.Store(&now)
 }
 
+// now reads the clock through an atomic pointer: tests swap it while workers run.
 func (s *Service) now() time.Time {
-	if f := s.clock.Load(); f != nil {
-		return (*f)()
+	var c clock.Clock
+	if p := s.clock.Load(); p != nil {
+		c = *p
 	}
-	return time.Now()
+	return c.Now()
 }
 
 // Input is what a member sets on an endpoint.

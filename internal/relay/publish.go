@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/event"
 	"github.com/relaydesk/relaydesk/internal/store"
@@ -122,18 +123,11 @@ type Publisher struct {
 	DB         *store.DB
 	Relays     *Service
 	Deliveries Deliveries
-	Now        func() time.Time
-}
-
-func (p *Publisher) now() time.Time {
-	if p.Now != nil {
-		return p.Now()
-	}
-	return time.Now()
+	Now        clock.Clock
 }
 
 // Prepare is the package Prepare with the publisher's clock.
-func (p *Publisher) Prepare(in Input) (Prepared, error) { return Prepare(in, p.now()) }
+func (p *Publisher) Prepare(in Input) (Prepared, error) { return Prepare(in, p.Now.Now()) }
 
 // errKeyRace: another request inserted the same idempotency key between our lookup and our
 // insert (PostgreSQL; SQLite transactions are serial). The transaction is run again.
@@ -226,7 +220,7 @@ func (p *Publisher) lookupKeys(ctx context.Context, tx *store.Tx, events []Prepa
 	if len(byWS) == 0 {
 		return seen, nil
 	}
-	cutoff := store.Micros(p.now().Add(-IdempotencyWindow))
+	cutoff := store.Micros(p.Now.Now().Add(-IdempotencyWindow))
 	var expired []string
 	for ws, keys := range byWS {
 		q := `SELECT id, idempotency_key, created_at FROM events WHERE workspace_id = ? AND idempotency_key IN (?` + strings.Repeat(", ?", len(keys)-1) + `)`

@@ -62,7 +62,7 @@ func (s *Service) scanInvitation(sc interface{ Scan(...any) error }) (Invitation
 		return in, err
 	}
 	in.CreatedAt, in.SentAt, in.ExpiresAt, in.AcceptedAt = store.Time(created), store.Time(sent), store.Time(expires), store.NullTime(accepted)
-	if in.Status == StatusPending && !s.now().Before(in.ExpiresAt) {
+	if in.Status == StatusPending && !s.Now.Now().UTC().Before(in.ExpiresAt) {
 		in.Status = StatusExpired
 	}
 	return in, nil
@@ -144,7 +144,7 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, emails []stri
 		if err := tx.QueryRow(ctx, `SELECT name FROM workspaces WHERE id = ?`, p.WorkspaceID).Scan(&wsName); err != nil {
 			return err
 		}
-		now := s.now()
+		now := s.Now.Now().UTC()
 		for _, email := range clean {
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM members m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ? AND u.email = ?`,
@@ -221,7 +221,7 @@ func (s *Service) Resend(ctx context.Context, p *access.Principal, id, baseURL s
 		if err := tx.QueryRow(ctx, `SELECT name FROM workspaces WHERE id = ?`, p.WorkspaceID).Scan(&wsName); err != nil {
 			return err
 		}
-		now := s.now()
+		now := s.Now.Now().UTC()
 		if _, err := tx.Exec(ctx, `UPDATE invitations SET token_hash = ?, sent_at = ?, expires_at = ? WHERE workspace_id = ? AND id = ?`,
 			credential.Hash(token), store.Micros(now), store.Micros(now.Add(s.ttl())), p.WorkspaceID, id); err != nil {
 			return err
@@ -396,7 +396,7 @@ func (s *Service) accept(ctx context.Context, tx *store.Tx, token string, u acco
 			return "", err
 		}
 	}
-	now := store.Micros(s.now())
+	now := store.Micros(s.Now.Now().UTC())
 	res, err := tx.Exec(ctx, `UPDATE invitations SET status = 'joined', accepted_at = ?, accepted_user_id = ? WHERE id = ? AND status = 'pending'`,
 		now, u.ID, pend.ID)
 	if err != nil {

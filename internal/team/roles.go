@@ -159,7 +159,7 @@ func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleIn
 		if err := covers(p, levels, "the role"); err != nil {
 			return err
 		}
-		now := store.Micros(s.now())
+		now := store.Micros(s.Now.Now().UTC())
 		id := store.NewID()
 		_, err = tx.Exec(ctx, `INSERT INTO roles (id, workspace_id, name, builtin, levels, created_at, updated_at) VALUES (?, ?, ?, FALSE, ?, ?, ?)`,
 			id, p.WorkspaceID, name, levels.Encode(), now, now)
@@ -233,7 +233,7 @@ func (s *Service) UpdateRole(ctx context.Context, p *access.Principal, id string
 			detail["levels"] = map[string]access.Levels{"from": r.Levels, "to": levels}
 		}
 		_, err = tx.Exec(ctx, `UPDATE roles SET name = ?, levels = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
-			name, levels.Encode(), store.Micros(s.now()), p.WorkspaceID, id)
+			name, levels.Encode(), store.Micros(s.Now.Now().UTC()), p.WorkspaceID, id)
 		if store.IsUniqueViolation(err) {
 			return errorf(Conflict, "a role named %q already exists", name)
 		}

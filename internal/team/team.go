@@ -26,6 +26,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/account"
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -42,14 +43,7 @@ type Service struct {
 	InviteTTL time.Duration
 	Log       *slog.Logger
 	// Now is the clock (time.Now when nil).
-	Now func() time.Time
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
+	Now clock.Clock
 }
 
 func (s *Service) ttl() time.Duration {
