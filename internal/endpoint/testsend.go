@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -66,7 +65,7 @@ func excerpt(b []byte) string {
 			b = b[:len(b)-1]
 		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	return store.Text(string(b))
 }
 
 // describeSendError words a transport failure for the person who pressed the button.
