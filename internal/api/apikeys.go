@@ -57,9 +57,6 @@ func (s *Server) RegisterAPIKeys(keys *apikey.Service) {
 			}
 			k, token, err := keys.Create(ctx, p.WorkspaceID, p.UserID, in.Body.Name, in.Body.ExpiresAt)
 			if err != nil {
-				if isValidation(err) {
-					return nil, huma.Error422UnprocessableEntity(err.Error())
-				}
 				return nil, s.Problem(ctx, err)
 			}
 			return &struct{ Body createdKey }{createdKey{Key: k, Token: token}}, nil

@@ -12,18 +12,6 @@ import (
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 )
 
-// endpointProblem maps the endpoint service's errors to API answers.
-func (s *Server) endpointProblem(ctx context.Context, err error) error {
-	var inv *endpoint.InvalidError
-	switch {
-	case errors.As(err, &inv):
-		return huma.Error422UnprocessableEntity(inv.Msg, &huma.ErrorDetail{Location: "body." + inv.Field, Message: inv.Msg, Value: inv.Value})
-	case errors.Is(err, endpoint.ErrLimit), errors.Is(err, endpoint.ErrSecretExists), errors.Is(err, endpoint.ErrConflict):
-		return huma.Error409Conflict(err.Error())
-	}
-	return s.Problem(ctx, err)
-}
-
 type endpointID struct {
 	ID string `path:"id" maxLength:"26" doc:"The endpoint's id."`
 }
@@ -91,7 +79,7 @@ func (s *Server) RegisterEndpoints(svc *endpoint.Service) {
 			enabled := in.Body.Enabled == nil || *in.Body.Enabled
 			e, err := svc.Create(ctx, access.From(ctx).WorkspaceID, endpoint.Input{URL: in.Body.URL, Description: in.Body.Description, Enabled: enabled})
 			if err != nil {
-				return nil, s.endpointProblem(ctx, err)
+				return nil, s.Problem(ctx, err)
 			}
 			return &struct {
 				Location string `header:"Location"`
@@ -122,7 +110,7 @@ func (s *Server) RegisterEndpoints(svc *endpoint.Service) {
 		}) (*endpointOut, error) {
 			e, err := svc.Update(ctx, access.From(ctx).WorkspaceID, in.ID, endpoint.Patch{URL: in.Body.URL, Description: in.Body.Description, Enabled: in.Body.Enabled})
 			if err != nil {
-				return nil, s.endpointProblem(ctx, err)
+				return nil, s.Problem(ctx, err)
 			}
 			return &endpointOut{e}, nil
 		})
@@ -170,7 +158,7 @@ func (s *Server) RegisterEndpoints(svc *endpoint.Service) {
 		editor, func(ctx context.Context, _ *struct{}) (*secretOut, error) {
 			sec, info, err := svc.GenerateSecret(ctx, access.From(ctx).WorkspaceID)
 			if err != nil {
-				return nil, s.endpointProblem(ctx, err)
+				return nil, s.Problem(ctx, err)
 			}
 			return secretResult(sec, info), nil
 		})
@@ -207,7 +195,7 @@ func (s *Server) RegisterEndpoints(svc *endpoint.Service) {
 				return nil, huma.Error409Conflict(err.Error())
 			}
 			if err != nil {
-				return nil, s.endpointProblem(ctx, err)
+				return nil, s.Problem(ctx, err)
 			}
 			return secretResult(sec, info), nil
 		})

@@ -18,6 +18,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/relay"
 )
 
@@ -73,21 +74,6 @@ type publishBody struct {
 	Events     []publishResult `json:"events,omitempty" doc:"A batch: one result per event, in order."`
 }
 
-// eventError turns an event's validation error into a 422 (413 when too large) naming the
-// field with its place in the request.
-func eventError(prefix string, err error) error {
-	var ve *event.ValidationError
-	if !errors.As(err, &ve) {
-		return huma.Error422UnprocessableEntity(prefix + err.Error())
-	}
-	field := prefix + ve.Field
-	status := http.StatusUnprocessableEntity
-	if errors.Is(err, event.ErrTooLarge) {
-		status = http.StatusRequestEntityTooLarge
-	}
-	return huma.NewError(status, field+": "+ve.Reason, &huma.ErrorDetail{Location: "body." + field, Message: ve.Reason})
-}
-
 // decodeStrict decodes one JSON object into v, refusing unknown fields and trailing data;
 // errors name the field under prefix and say what was expected. A body that is not JSON
 // at all gets the malformed-JSON answer (the same on every route).
@@ -115,16 +101,16 @@ func decodeStrict(b []byte, v any, prefix string) error {
 	switch {
 	case errors.As(err, &te) && te.Field != "":
 		field := jsonField(te.Field)
-		return eventError(prefix, &event.ValidationError{Field: field, Reason: "must be " + expected(field, te.Type) + ", not " + article(te.Value)})
+		return inputProblem(&input.Error{Field: prefix + field, Reason: "must be " + expected(field, te.Type) + ", not " + article(te.Value)})
 	case errors.As(err, &te):
-		return eventError("", &event.ValidationError{Field: at, Reason: "must be a JSON object, not " + article(te.Value)})
+		return inputProblem(&input.Error{Field: at, Reason: "must be a JSON object, not " + article(te.Value)})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return eventError(prefix, &event.ValidationError{Field: Excerpt(name, maxValueExcerpt), Reason: "unknown field"})
+		return inputProblem(&input.Error{Field: prefix + Excerpt(name, maxValueExcerpt), Reason: "unknown field"})
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		return malformedJSON(err.Error())
 	}
-	return eventError("", &event.ValidationError{Field: at, Reason: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")})
+	return inputProblem(&input.Error{Field: at, Reason: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")})
 }
 
 // jsonField is a decoder's field path without the Go names of embedded structs.
@@ -178,17 +164,17 @@ func (e publishEvent) input(headerKey string) (relay.Input, error) {
 	in := relay.Input{WorkspaceID: e.WorkspaceID, Name: e.Name, Data: e.Data, Context: e.Context, IdempotencyKey: e.IdempotencyKey}
 	if headerKey != "" {
 		if in.IdempotencyKey != "" && in.IdempotencyKey != headerKey {
-			return in, &event.ValidationError{Field: "idempotencyKey", Reason: "differs from the Idempotency-Key header"}
+			return in, &input.Error{Field: "idempotencyKey", Reason: "differs from the Idempotency-Key header"}
 		}
 		in.IdempotencyKey = headerKey
 	}
 	if e.OccurredAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
 		if err != nil {
-			return in, &event.ValidationError{Field: "occurredAt", Reason: "must be an RFC 3339 time such as 2025-11-19T14:28:39.459465Z"}
+			return in, &input.Error{Field: "occurredAt", Reason: "must be an RFC 3339 time such as 2025-11-19T14:28:39.459465Z"}
 		}
 		if reason := event.CheckTime(t); reason != "" {
-			return in, &event.ValidationError{Field: "occurredAt", Reason: reason}
+			return in, &input.Error{Field: "occurredAt", Reason: reason}
 		}
 		in.OccurredAt = t
 	}
@@ -248,9 +234,9 @@ func (s *Server) RegisterEvents(pub *relay.Publisher) {
 					return nil, huma.Error422UnprocessableEntity("send either one event or events, not both",
 						&huma.ErrorDetail{Location: "body.events", Message: "send either one event or events, not both"})
 				case len(req.Events) == 0:
-					return nil, eventError("", &event.ValidationError{Field: "events", Reason: "at least one event"})
+					return nil, inputProblem(&input.Error{Field: "events", Reason: "at least one event"})
 				case len(req.Events) > MaxPublishBatch:
-					return nil, eventError("", &event.ValidationError{Field: "events", Reason: fmt.Sprintf("at most %d events per request", MaxPublishBatch)})
+					return nil, inputProblem(&input.Error{Field: "events", Reason: fmt.Sprintf("at most %d events per request", MaxPublishBatch)})
 				case in.IdempotencyKey != "":
 					return nil, huma.Error422UnprocessableEntity("a batch takes idempotencyKey per event, not the Idempotency-Key header")
 				}
@@ -265,17 +251,17 @@ func (s *Server) RegisterEvents(pub *relay.Publisher) {
 						prepared[i], err = pub.Prepare(pin)
 					}
 					if err != nil {
-						return nil, eventError(prefix(i), err)
+						return nil, s.Problem(ctx, withPrefix(prefix(i), err))
 					}
 				}
 			} else {
 				pin, err := req.publishEvent.input(in.IdempotencyKey)
 				if err != nil {
-					return nil, eventError("", err)
+					return nil, s.Problem(ctx, err)
 				}
 				p, err := pub.Prepare(pin)
 				if err != nil {
-					return nil, eventError("", err)
+					return nil, s.Problem(ctx, err)
 				}
 				prepared = []relay.Prepared{p}
 			}

@@ -26,20 +26,11 @@ func (s *Server) registerPlatform() {
 			switch {
 			case errors.Is(err, account.ErrInvalidCredentials):
 				return nil, huma.Error409Conflict("a user with this email exists and the password does not match theirs")
-			case err != nil && !errors.Is(err, context.Canceled) && isValidation(err):
-				return nil, huma.Error422UnprocessableEntity(err.Error())
 			case err != nil:
 				return nil, s.Problem(ctx, err)
 			}
 			return &struct{ Body account.Setup }{out}, nil
 		})
-}
-
-// isValidation reports whether err is a plain input problem from a domain check (its text
-// is safe and useful to show) rather than a database or programming error.
-func isValidation(err error) bool {
-	var v interface{ Validation() bool }
-	return errors.As(err, &v) && v.Validation()
 }
 
 // RegisterFoundation adds the routes of the foundation: sessions, me and platform.

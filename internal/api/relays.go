@@ -10,26 +10,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/relay"
 )
-
-// relayProblem maps the relay service's errors: a definition problem is a 422 naming the
-// field (rename, when given, maps a definition field to the request field behind it).
-func (s *Server) relayProblem(ctx context.Context, err error, rename func(string) string) error {
-	var fe *relay.FieldError
-	if errors.As(err, &fe) {
-		field := fe.Field
-		if rename != nil {
-			field = rename(field)
-		}
-		msg, loc := fe.Reason, "body"
-		if field != "" {
-			msg, loc = field+": "+fe.Reason, "body."+field
-		}
-		return huma.Error422UnprocessableEntity(msg, &huma.ErrorDetail{Location: loc, Message: fe.Reason})
-	}
-	return s.Problem(ctx, err)
-}
 
 // The request bodies of create and patch are decoded by relay.DecodeDefinition (strict, and
 // its errors name the field); these types only describe them in the OpenAPI document.
@@ -138,11 +121,11 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 			}
 			d, err := relay.DecodeDefinition(in.RawBody)
 			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
+				return nil, s.Problem(ctx, err)
 			}
 			r, err := svc.Create(ctx, access.From(ctx).WorkspaceID, d)
 			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
+				return nil, s.Problem(ctx, err)
 			}
 			return &relayOut{r}, nil
 		})
@@ -193,11 +176,11 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 			}
 			d, err := relay.DecodeDefinition(b)
 			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
+				return nil, s.Problem(ctx, err)
 			}
 			r, err = svc.Update(ctx, ws, in.ID, d)
 			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
+				return nil, s.Problem(ctx, err)
 			}
 			return &relayOut{r}, nil
 		})
@@ -222,7 +205,7 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 			editor, func(ctx context.Context, in *relayID) (*relayOut, error) {
 				r, err := svc.SetEnabled(ctx, access.From(ctx).WorkspaceID, in.ID, on)
 				if err != nil {
-					return nil, s.relayProblem(ctx, err, nil)
+					return nil, s.Problem(ctx, err)
 				}
 				return &relayOut{r}, nil
 			})
@@ -253,11 +236,16 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 			b := in.Body
 			d, err := relay.FromTemplate(b.TemplateID, b.EndpointID, b.Keyword, b.Timezone)
 			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
+				return nil, s.Problem(ctx, err)
 			}
 			r, err := svc.Create(ctx, access.From(ctx).WorkspaceID, d)
 			if err != nil {
-				return nil, s.relayProblem(ctx, err, relay.TemplateField)
+				// The definition's fields came from the template request's.
+				var in *input.Error
+				if errors.As(err, &in) {
+					err = &input.Error{Field: relay.TemplateField(in.Field), Reason: in.Reason, Value: in.Value, Err: in.Err}
+				}
+				return nil, s.Problem(ctx, err)
 			}
 			return &relayOut{r}, nil
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,16 +56,7 @@ func (s *Server) RegisterSigningKeys(svc *endpoint.Service, publicURL string) {
 		}
 		return o
 	}
-	fail := func(ctx context.Context, err error) error {
-		var inv *endpoint.InvalidError
-		switch {
-		case errors.As(err, &inv):
-			return huma.Error422UnprocessableEntity(inv.Msg, &huma.ErrorDetail{Location: "body." + inv.Field, Message: inv.Msg, Value: inv.Value})
-		case errors.Is(err, endpoint.ErrKeyExists), errors.Is(err, endpoint.ErrNoKey), errors.Is(err, endpoint.ErrKeyConflict):
-			return huma.Error409Conflict(err.Error())
-		}
-		return s.Problem(ctx, err)
-	}
+	fail := s.Problem
 
 	Register(s, huma.Operation{OperationID: "getSigningKey", Method: http.MethodGet, Path: "/v1/signing-key", Summary: "Describe the signing key pair",
 		Description: "Whether the workspace has an ed25519 signing key pair, its public key (whpk_…), kid and JWKS URL, and the previous key while a rotation grace window lasts. " +

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -20,7 +19,7 @@ func (s *Server) RegisterTeam(t *team.Service, publicURL string) {
 	tags := []string{"Team"}
 	viewer, editor, owner := access.Require(access.Team, access.Viewer), access.Require(access.Team, access.Editor), access.Require(access.Team, access.Owner)
 	base := func(ctx context.Context) string { return s.origin(ctx, publicURL) }
-	fail := func(ctx context.Context, err error) error { return s.teamProblem(ctx, err) }
+	fail := s.Problem
 
 	Register(s, huma.Operation{OperationID: "listRoles", Method: http.MethodGet, Path: "/v1/roles", Summary: "List roles",
 		Description: "Built-in roles (Admin, Manager, Operator) and custom roles, with their level per feature and how many members hold each.",
@@ -189,32 +188,4 @@ type invitationsBody struct {
 
 type issuedBody struct {
 	Invitations []team.Issued `json:"invitations"`
-}
-
-// teamProblem turns a team refusal into its status; a role in use lists its members.
-func (s *Server) teamProblem(ctx context.Context, err error) error {
-	k, ok := team.KindOf(err)
-	if !ok {
-		return s.Problem(ctx, err)
-	}
-	msg := err.Error()
-	switch k {
-	case team.Forbidden:
-		return huma.Error403Forbidden(msg)
-	case team.Conflict:
-		var details []error
-		var te *team.Error
-		if errors.As(err, &te) {
-			for _, m := range te.Members {
-				details = append(details, &huma.ErrorDetail{Message: m.Email, Location: "members", Value: m.UserID})
-			}
-		}
-		return huma.Error409Conflict(msg, details...)
-	case team.NotFound:
-		return huma.Error404NotFound(msg)
-	case team.Gone:
-		return huma.Error410Gone(msg)
-	default:
-		return huma.Error422UnprocessableEntity(msg)
-	}
 }

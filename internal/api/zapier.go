@@ -38,9 +38,6 @@ func (s *Server) RegisterZapier(hooks *apikey.Hooks) {
 			p := access.From(ctx)
 			h, err := hooks.Subscribe(ctx, p.WorkspaceID, p.UserID, p.APIKeyID, in.Body.TargetURL, in.Body.Event)
 			if err != nil {
-				if isValidation(err) {
-					return nil, huma.Error422UnprocessableEntity(err.Error())
-				}
 				return nil, s.Problem(ctx, err)
 			}
 			return &struct{ Body apikey.Hook }{h}, nil

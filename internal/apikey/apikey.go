@@ -19,6 +19,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/audit"
 	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/credential"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -46,14 +47,6 @@ type Key struct {
 // Expired reports whether the key has passed its expiry at now.
 func (k Key) Expired(now time.Time) bool { return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) }
 
-// InvalidError is bad input; its message is safe to show.
-type InvalidError struct{ Msg string }
-
-func (e *InvalidError) Error() string { return e.Msg }
-
-// Validation marks the error as the caller's input problem (the API answers 422).
-func (e *InvalidError) Validation() bool { return true }
-
 // Service stores API keys and resolves presented ones. It implements auth.KeyResolver.
 type Service struct {
 	DB *store.DB
@@ -65,14 +58,14 @@ type Service struct {
 func CheckName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return "", &InvalidError{"a name is required, e.g. the script or Zap that will use the key"}
+		return "", &input.Error{Reason: "a name is required, e.g. the script or Zap that will use the key"}
 	}
 	if utf8.RuneCountInString(name) > MaxNameLen {
-		return "", &InvalidError{"the name must be at most 100 characters"}
+		return "", &input.Error{Reason: "the name must be at most 100 characters"}
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {
-			return "", &InvalidError{"the name must not contain control characters"}
+			return "", &input.Error{Reason: "the name must not contain control characters"}
 		}
 	}
 	return name, nil
@@ -88,7 +81,7 @@ func (s *Service) Create(ctx context.Context, workspaceID, userID, name string, 
 	now := s.Now.Now().UTC()
 	if expiresAt != nil {
 		if !expiresAt.After(now) {
-			return Key{}, "", &InvalidError{"the expiry must be in the future"}
+			return Key{}, "", &input.Error{Reason: "the expiry must be in the future"}
 		}
 		t := expiresAt.UTC().Truncate(time.Microsecond)
 		expiresAt = &t
@@ -102,7 +95,7 @@ func (s *Service) Create(ctx context.Context, workspaceID, userID, name string, 
 			return err
 		}
 		if n >= MaxKeysPerMember {
-			return &InvalidError{"you have too many API keys in this workspace; revoke some first"}
+			return &input.Error{Reason: "you have too many API keys in this workspace; revoke some first"}
 		}
 		if err := tx.QueryRow(ctx, `SELECT email FROM users WHERE id = ?`, userID).Scan(&k.OwnerEmail); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/audit"
 	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -55,11 +56,11 @@ func (h *Hooks) Subscribe(ctx context.Context, workspaceID, userID, apiKeyID, ta
 		for _, t := range event.Types() {
 			names = append(names, t.Name)
 		}
-		return Hook{}, &InvalidError{"event: unknown event " + quote(eventName) + "; known events are " + strings.Join(names, ", ")}
+		return Hook{}, &input.Error{Reason: "event: unknown event " + quote(eventName) + "; known events are " + strings.Join(names, ", ")}
 	}
 	u, err := h.Policy.CheckURL(ctx, targetURL)
 	if err != nil {
-		return Hook{}, &InvalidError{"targetUrl: " + err.Error()}
+		return Hook{}, &input.Error{Reason: "targetUrl: " + err.Error()}
 	}
 	hk := Hook{ID: HookIDPrefix + store.NewID(), TargetURL: u.String(), Event: eventName, UserID: userID,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
@@ -69,7 +70,7 @@ func (h *Hooks) Subscribe(ctx context.Context, workspaceID, userID, apiKeyID, ta
 			return err
 		}
 		if n >= MaxHooksPerWorkspace {
-			return &InvalidError{"this workspace has too many Zapier hooks; remove some first"}
+			return &input.Error{Reason: "this workspace has too many Zapier hooks; remove some first"}
 		}
 		if err := tx.QueryRow(ctx, `SELECT email FROM users WHERE id = ?`, userID).Scan(&hk.OwnerEmail); err != nil {
 			return err

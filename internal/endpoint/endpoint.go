@@ -23,6 +23,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/egress"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -52,16 +53,6 @@ type Endpoint struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// InvalidError is a refused input, naming the field (as the API reports it: "url",
-// "description") and saying what to fix.
-type InvalidError struct {
-	Field string
-	Msg   string
-	Value any
-}
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Msg }
-
 // Errors the API and pages map to their own answers.
 var (
 	ErrLimit        = fmt.Errorf("a workspace can have at most %d endpoints; delete one first", MaxPerWorkspace)
@@ -69,6 +60,18 @@ var (
 	ErrNoSecret     = errors.New("this workspace has no signing secret yet; generate one first")
 	ErrConflict     = errors.New("the signing secret changed while rotating; try again")
 )
+
+// IsConflict reports whether err is a refusal because of the workspace's current state (a
+// limit reached, a secret or key pair that exists or does not, a concurrent rotation): the
+// API answers 409 and the pages show the message.
+func IsConflict(err error) bool {
+	for _, c := range []error{ErrLimit, ErrSecretExists, ErrConflict, ErrKeyExists, ErrNoKey, ErrKeyConflict} {
+		if errors.Is(err, c) {
+			return true
+		}
+	}
+	return false
+}
 
 // Service is endpoints and the signing secret of every workspace.
 type Service struct {
@@ -160,7 +163,7 @@ func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 			if p := s.policy.Load(); !p.AllowPrivate && (errors.Is(err, egress.ErrBlocked) || strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), "http://")) {
 				msg += PrivateHint
 			}
-			return "", &InvalidError{Field: "url", Msg: msg, Value: v}
+			return "", &input.Error{Field: "url", Reason: msg, Value: v}
 		}
 		return "", err
 	}
@@ -170,15 +173,15 @@ func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 func checkDescription(d string) (string, error) {
 	d = strings.TrimSpace(d)
 	if !utf8.ValidString(d) {
-		return "", &InvalidError{Field: "description", Msg: "the description is not valid UTF-8 text"}
+		return "", &input.Error{Field: "description", Reason: "the description is not valid UTF-8 text"}
 	}
 	for _, r := range d {
 		if r < ' ' || r == 0x7f {
-			return "", &InvalidError{Field: "description", Msg: "the description must not contain control characters (line breaks, tabs, NUL)"}
+			return "", &input.Error{Field: "description", Reason: "the description must not contain control characters (line breaks, tabs, NUL)"}
 		}
 	}
 	if n := utf8.RuneCountInString(d); n > MaxDescription {
-		return "", &InvalidError{Field: "description", Msg: fmt.Sprintf("the description is %d characters long; the limit is %d", n, MaxDescription)}
+		return "", &input.Error{Field: "description", Reason: fmt.Sprintf("the description is %d characters long; the limit is %d", n, MaxDescription)}
 	}
 	return d, nil
 }

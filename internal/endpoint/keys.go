@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/webhook"
 )
@@ -146,8 +147,8 @@ func (s *Service) GenerateKey(ctx context.Context, workspaceID string) (KeyInfo,
 // both and the JWKS document lists both until the window ends.
 func (s *Service) RotateKey(ctx context.Context, workspaceID string, grace time.Duration) (KeyInfo, error) {
 	if grace < 0 || grace > MaxGrace {
-		return KeyInfo{}, &InvalidError{Field: "graceSeconds",
-			Msg: fmt.Sprintf("the grace period must be between 0 and %d seconds (24 hours)", int(MaxGrace/time.Second)), Value: int64(grace / time.Second)}
+		return KeyInfo{}, &input.Error{Field: "graceSeconds",
+			Reason: fmt.Sprintf("the grace period must be between 0 and %d seconds (24 hours)", int(MaxGrace/time.Second)), Value: int64(grace / time.Second)}
 	}
 	k, err := webhook.NewSigningKey()
 	if err != nil {

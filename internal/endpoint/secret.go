@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/webhook"
 )
@@ -207,8 +208,8 @@ func (s *Service) RevealSecret(ctx context.Context, workspaceID string) (webhook
 // both until the window ends. A previous secret still in an earlier window is dropped.
 func (s *Service) RotateSecret(ctx context.Context, workspaceID string, grace time.Duration) (webhook.Secret, SecretInfo, error) {
 	if grace < 0 || grace > MaxGrace {
-		return webhook.Secret{}, SecretInfo{}, &InvalidError{Field: "graceSeconds",
-			Msg: fmt.Sprintf("the grace period must be between 0 and %d seconds (24 hours)", int(MaxGrace/time.Second)), Value: int64(grace / time.Second)}
+		return webhook.Secret{}, SecretInfo{}, &input.Error{Field: "graceSeconds",
+			Reason: fmt.Sprintf("the grace period must be between 0 and %d seconds (24 hours)", int(MaxGrace/time.Second)), Value: int64(grace / time.Second)}
 	}
 	sec, err := webhook.NewSecret()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -41,15 +42,15 @@ type Prepared struct {
 func (p *Prepared) ID() string { return p.envelope.ID }
 
 // Prepare validates an event (catalog name, data shape, the data's workspace, context,
-// idempotency key) and encodes its envelope. Errors are *event.ValidationError naming the
+// idempotency key) and encodes its envelope. Errors are *input.Error naming the
 // field within the event ("data.to[1]", "workspaceId"); an envelope over 256 KiB wraps
 // event.ErrTooLarge. It touches no database.
 func Prepare(in Input, now time.Time) (Prepared, error) {
 	switch {
 	case in.WorkspaceID == "":
-		return Prepared{}, &event.ValidationError{Field: "workspaceId", Reason: "required"}
+		return Prepared{}, &input.Error{Field: "workspaceId", Reason: "required"}
 	case len(in.WorkspaceID) > 64:
-		return Prepared{}, &event.ValidationError{Field: "workspaceId", Reason: "not a workspace id"}
+		return Prepared{}, &input.Error{Field: "workspaceId", Reason: "not a workspace id"}
 	}
 	if err := checkKey(in.IdempotencyKey); err != nil {
 		return Prepared{}, err
@@ -59,7 +60,7 @@ func Prepare(in Input, now time.Time) (Prepared, error) {
 		return Prepared{}, err
 	}
 	if v.WorkspaceID != "" && v.WorkspaceID != in.WorkspaceID {
-		return Prepared{}, &event.ValidationError{Field: "data.workspaceId", Reason: "must equal the event's workspaceId"}
+		return Prepared{}, &input.Error{Field: "data.workspaceId", Reason: "must equal the event's workspaceId"}
 	}
 	c, err := event.DecodeContext(in.Context)
 	if err != nil {
@@ -83,11 +84,11 @@ func Prepare(in Input, now time.Time) (Prepared, error) {
 
 func checkKey(k string) error {
 	if len(k) > MaxIdempotencyKeyLen {
-		return &event.ValidationError{Field: "idempotencyKey", Reason: fmt.Sprintf("at most %d characters", MaxIdempotencyKeyLen)}
+		return &input.Error{Field: "idempotencyKey", Reason: fmt.Sprintf("at most %d characters", MaxIdempotencyKeyLen)}
 	}
 	for i := 0; i < len(k); i++ {
 		if k[i] < 0x21 || k[i] > 0x7e {
-			return &event.ValidationError{Field: "idempotencyKey", Reason: "printable ASCII without spaces only"}
+			return &input.Error{Field: "idempotencyKey", Reason: "printable ASCII without spaces only"}
 		}
 	}
 	return nil

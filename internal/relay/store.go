@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -119,7 +120,7 @@ func checkEndpoints(ctx context.Context, q store.Querier, workspaceID string, d 
 			return err
 		}
 		if n == 0 {
-			return &FieldError{Field: "actions[" + strconv.Itoa(i) + "].endpointId", Reason: "no endpoint with this id in this workspace"}
+			return &input.Error{Field: "actions[" + strconv.Itoa(i) + "].endpointId", Reason: "no endpoint with this id in this workspace"}
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/apikey"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -137,10 +138,10 @@ func (a *apiKeyPages) create(w http.ResponseWriter, r *http.Request, p *access.P
 		expires = &t
 	}
 	k, token, err := a.keys.Create(access.With(r.Context(), p), p.WorkspaceID, p.UserID, d.Name, expires)
-	var inv *apikey.InvalidError
+	var inv *input.Error
 	switch {
 	case errors.As(err, &inv):
-		a.render(w, r, p, http.StatusUnprocessableEntity, View{Error: inv.Msg}, d)
+		a.render(w, r, p, http.StatusUnprocessableEntity, View{Error: inv.Reason}, d)
 		return
 	case err != nil:
 		a.s.Log.Error("create api key", "err", err)
