@@ -12,6 +12,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/account"
 	"github.com/relaydesk/relaydesk/internal/audit"
 	"github.com/relaydesk/relaydesk/internal/credential"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -116,10 +117,10 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, emails []stri
 		}
 	}
 	if len(clean) == 0 {
-		return nil, errorf(Invalid, "enter at least one email address")
+		return nil, input.Errorf("", "enter at least one email address")
 	}
 	if len(clean) > MaxInviteEmails {
-		return nil, errorf(Invalid, "invite at most %d addresses at a time", MaxInviteEmails)
+		return nil, input.Errorf("", "invite at most %d addresses at a time", MaxInviteEmails)
 	}
 	type pendingSend struct {
 		id, token string
@@ -134,7 +135,7 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, emails []stri
 		if err != nil {
 			var te *Error
 			if errors.As(err, &te) && te.Kind == NotFound {
-				return errorf(Invalid, "no role %q in this workspace", roleID)
+				return input.Errorf("", "no role %q in this workspace", roleID)
 			}
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -106,7 +107,7 @@ func (s *Service) ChangeRole(ctx context.Context, p *access.Principal, userID, r
 		if err != nil {
 			var te *Error
 			if errors.As(err, &te) && te.Kind == NotFound {
-				return errorf(Invalid, "no role %q in this workspace", roleID)
+				return input.Errorf("", "no role %q in this workspace", roleID)
 			}
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/account"
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -51,14 +52,14 @@ func checkName(what, name string) error {
 		return err
 	}
 	if !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return errorf(Invalid, "the %s name must be valid text without control characters", what)
+		return input.Errorf("", "the %s name must be valid text without control characters", what)
 	}
 	return nil
 }
 
 func checkLevels(ls access.Levels) (access.Levels, error) {
 	if err := ls.Validate(); err != nil {
-		return nil, &Error{Kind: Invalid, Msg: err.Error()}
+		return nil, &input.Error{Reason: err.Error()}
 	}
 	return full(ls), nil
 }
