@@ -85,9 +85,6 @@ func (s *Server) RegisterDeliveries(svc *delivery.Service) {
 			}
 			page, err := svc.List(ctx, access.From(ctx).WorkspaceID, delivery.ListParams{State: delivery.State(in.Status), EndpointID: in.EndpointID,
 				EventName: in.EventName, Since: since, Until: until, Cursor: in.Cursor, Limit: in.Limit})
-			if errors.Is(err, delivery.ErrBadCursor) {
-				return nil, huma.Error400BadRequest("cursor is not valid: pass the nextCursor of a previous page", &huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor", Value: in.Cursor})
-			}
 			if err != nil {
 				return nil, s.Problem(ctx, err)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/event"
 	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/relay"
+	"github.com/relaydesk/relaydesk/internal/store"
 )
 
 const (
@@ -187,8 +188,8 @@ func (e publishEvent) empty() bool {
 
 type eventsOut struct {
 	Body struct {
-		Events []relay.StoredEvent `json:"events"`
-		Next   string              `json:"next,omitempty" doc:"Cursor of the next page (pass it as cursor); absent on the last page."`
+		Events     []relay.StoredEvent `json:"events"`
+		NextCursor string              `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 	}
 }
 
@@ -311,19 +312,20 @@ func (s *Server) RegisterEvents(pub *relay.Publisher) {
 			Name   string    `query:"name" maxLength:"100" doc:"Only events of this type."`
 			Since  time.Time `query:"since" doc:"Only events created at or after this time (RFC 3339)."`
 			Until  time.Time `query:"until" doc:"Only events created at or before this time (RFC 3339)."`
-			Cursor string    `query:"cursor" maxLength:"100" doc:"From the previous page's next."`
+			Cursor string    `query:"cursor" maxLength:"100" doc:"The nextCursor of the previous page."`
 			Limit  int       `query:"limit" minimum:"1" maximum:"100" default:"50"`
 		}) (*eventsOut, error) {
 			evs, next, err := pub.Relays.Events(ctx, access.From(ctx).WorkspaceID, relay.EventQuery{
 				Name: in.Name, Since: in.Since, Until: in.Until, Cursor: in.Cursor, Limit: in.Limit})
-			if errors.Is(err, relay.ErrBadCursor) {
+			if errors.Is(err, store.ErrBadCursor) {
+				// 422 here, 400 elsewhere (Problem): kept, clients and tests rely on both.
 				return nil, huma.Error422UnprocessableEntity("cursor: invalid", &huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor"})
 			}
 			if err != nil {
 				return nil, s.Problem(ctx, err)
 			}
 			out := &eventsOut{}
-			out.Body.Events, out.Body.Next = evs, next
+			out.Body.Events, out.Body.NextCursor = evs, next
 			return out, nil
 		})
 

@@ -103,7 +103,7 @@ func (ep *eventPages) list(w http.ResponseWriter, r *http.Request, p *access.Pri
 		lp.EventName = d.Name
 	}
 	page, err := ep.deliveries.List(r.Context(), p.WorkspaceID, lp)
-	if errors.Is(err, delivery.ErrBadCursor) {
+	if errors.Is(err, store.ErrBadCursor) {
 		ep.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "That page link is not valid.")
 		return
 	}
