@@ -27,36 +27,49 @@ type auditPage struct {
 
 // RegisterAudit adds GET /v1/audit-log.
 func (s *Server) RegisterAudit(db *store.DB) {
+	h := &auditAPI{Server: s, db: db}
 	Register(s, huma.Operation{OperationID: "listAuditLog", Method: http.MethodGet, Path: "/v1/audit-log", Summary: "Read the audit log",
 		Description: "Who did what, when and from where in this workspace, newest first. Pages of at most 100 entries: pass the " +
 			"previous page's nextCursor as cursor to read on.",
 		Tags: []string{"Audit log"}},
-		AuditNeed, func(ctx context.Context, in *struct {
-			Cursor string `query:"cursor" maxLength:"100" doc:"The nextCursor of the previous page."`
-			Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
-		}) (*struct{ Body auditPage }, error) {
-			limit := in.Limit
-			if limit <= 0 {
-				limit = 50
-			}
-			var before string
-			if in.Cursor != "" {
-				var err error
-				if before, err = store.CursorID(auditCursorKind, in.Cursor); err != nil {
-					return nil, s.Problem(ctx, err)
-				}
-			}
-			entries, err := audit.List(ctx, db, access.From(ctx).WorkspaceID, before, limit)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &struct{ Body auditPage }{auditPage{Entries: entries}}
-			if out.Body.Entries == nil {
-				out.Body.Entries = []audit.Entry{}
-			}
-			if len(entries) == limit {
-				out.Body.NextCursor = store.Cursor(auditCursorKind, entries[len(entries)-1].ID)
-			}
-			return out, nil
-		})
+		AuditNeed, h.listAuditLog)
+}
+
+// auditAPI holds the handlers RegisterAudit adds, with what they use.
+type auditAPI struct {
+	*Server
+	db *store.DB
+}
+
+type listAuditLogIn struct {
+	Cursor string `query:"cursor" maxLength:"100" doc:"The nextCursor of the previous page."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
+}
+
+type listAuditLogOut struct{ Body auditPage }
+
+func (s *auditAPI) listAuditLog(ctx context.Context, in *listAuditLogIn) (*listAuditLogOut, error) {
+	limit := in.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var before string
+	if in.Cursor != "" {
+		var err error
+		if before, err = store.CursorID(auditCursorKind, in.Cursor); err != nil {
+			return nil, s.Problem(ctx, err)
+		}
+	}
+	entries, err := audit.List(ctx, s.db, access.From(ctx).WorkspaceID, before, limit)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &listAuditLogOut{auditPage{Entries: entries}}
+	if out.Body.Entries == nil {
+		out.Body.Entries = []audit.Entry{}
+	}
+	if len(entries) == limit {
+		out.Body.NextCursor = store.Cursor(auditCursorKind, entries[len(entries)-1].ID)
+	}
+	return out, nil
 }

@@ -69,83 +69,100 @@ func parseTimeParam(name, v string) (time.Time, error) {
 // RegisterDeliveries adds the delivery log, manual retry and recover (docs/architecture.md §10: developer
 // viewers read the log, editors redeliver and recover).
 func (s *Server) RegisterDeliveries(svc *delivery.Service) {
+	h := &deliveriesAPI{Server: s, svc: svc}
 	tags := []string{"Deliveries"}
 	viewer, editor := access.Require(access.Developer, access.Viewer), access.Require(access.Developer, access.Editor)
 
 	Register(s, huma.Operation{OperationID: "listDeliveries", Method: http.MethodGet, Path: "/v1/deliveries", Summary: "List deliveries",
 		Description: "The workspace's deliveries, newest first, filtered and paged with an opaque cursor.", Tags: tags},
-		viewer, func(ctx context.Context, in *listDeliveriesInput) (*deliveryPage, error) {
-			since, err := parseTimeParam("since", in.Since)
-			if err != nil {
-				return nil, err
-			}
-			until, err := parseTimeParam("until", in.Until)
-			if err != nil {
-				return nil, err
-			}
-			page, err := svc.List(ctx, access.From(ctx).WorkspaceID, delivery.ListParams{State: delivery.State(in.Status), EndpointID: in.EndpointID,
-				EventName: in.EventName, Since: since, Until: until, Cursor: in.Cursor, Limit: in.Limit})
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &deliveryPage{}
-			out.Body.Deliveries, out.Body.NextCursor = page.Deliveries, page.Next
-			return out, nil
-		})
+		viewer, h.listDeliveries)
 
 	Register(s, huma.Operation{OperationID: "getDelivery", Method: http.MethodGet, Path: "/v1/deliveries/{id}", Summary: "Get a delivery with its attempts",
 		Description: "Every attempt with its request headers (signatures masked), status, response headers and the first 16 KiB of the response body.", Tags: tags},
-		viewer, func(ctx context.Context, in *deliveryID) (*deliveryDetail, error) {
-			d, atts, err := svc.Get(ctx, access.From(ctx).WorkspaceID, in.ID)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &deliveryDetail{}
-			out.Body.Delivery, out.Body.Attempts = d, atts
-			return out, nil
-		})
+		viewer, h.getDelivery)
 
 	Register(s, huma.Operation{OperationID: "retryDelivery", Method: http.MethodPost, Path: "/v1/deliveries/{id}/retry", Summary: "Retry a delivery now",
 		Description: "Makes exactly one more attempt right away, whatever the delivery's state (failed and cancelled included). " +
 			"409 when the endpoint is disabled or gone, the workspace has no signing secret, or an attempt is in progress.",
 		Tags: tags, DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound, http.StatusConflict}},
-		editor, func(ctx context.Context, in *deliveryID) (*struct{ Body delivery.Delivery }, error) {
-			d, err := svc.Retry(ctx, access.From(ctx).WorkspaceID, in.ID)
-			var nd *delivery.NotDeliverableError
-			switch {
-			case errors.As(err, &nd), errors.Is(err, delivery.ErrInFlight):
-				return nil, huma.Error409Conflict(err.Error())
-			case err != nil:
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{ Body delivery.Delivery }{d}, nil
-		})
+		editor, h.retryDelivery)
 
 	Register(s, huma.Operation{OperationID: "recoverEndpoint", Method: http.MethodPost, Path: "/v1/endpoints/{id}/recover", Summary: "Recover failed deliveries",
 		Description: "Re-queues, in the background, the endpoint's failed deliveries created between since and until, each for a new round of the retry schedule, and says how many.",
 		Tags:        []string{"Endpoints", "Deliveries"}, DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound}},
-		editor, func(ctx context.Context, in *recoverInput) (*recoverOutput, error) {
-			ws := access.From(ctx).WorkspaceID
-			until := in.Body.Until
-			if until.IsZero() {
-				until = time.Now()
-			}
-			if until.Before(in.Body.Since) {
-				return nil, huma.Error422UnprocessableEntity("until is before since", &huma.ErrorDetail{Location: "body.until", Message: "must not be before since"})
-			}
-			if svc.Targets != nil {
-				if _, err := svc.Targets.Target(ctx, ws, in.ID); errors.Is(err, store.ErrNotFound) {
-					return nil, huma.Error404NotFound("no such endpoint")
-				} else if err != nil {
-					return nil, s.Problem(ctx, err)
-				}
-			}
-			n, err := svc.Recover(ctx, ws, in.ID, in.Body.Since, until)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &recoverOutput{}
-			out.Body.Requeued = n
-			return out, nil
-		})
+		editor, h.recoverEndpoint)
+}
+
+// deliveriesAPI holds the handlers RegisterDeliveries adds, with what they use.
+type deliveriesAPI struct {
+	*Server
+	svc *delivery.Service
+}
+
+func (s *deliveriesAPI) listDeliveries(ctx context.Context, in *listDeliveriesInput) (*deliveryPage, error) {
+	since, err := parseTimeParam("since", in.Since)
+	if err != nil {
+		return nil, err
+	}
+	until, err := parseTimeParam("until", in.Until)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.svc.List(ctx, access.From(ctx).WorkspaceID, delivery.ListParams{State: delivery.State(in.Status), EndpointID: in.EndpointID,
+		EventName: in.EventName, Since: since, Until: until, Cursor: in.Cursor, Limit: in.Limit})
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &deliveryPage{}
+	out.Body.Deliveries, out.Body.NextCursor = page.Deliveries, page.Next
+	return out, nil
+}
+
+func (s *deliveriesAPI) getDelivery(ctx context.Context, in *deliveryID) (*deliveryDetail, error) {
+	d, atts, err := s.svc.Get(ctx, access.From(ctx).WorkspaceID, in.ID)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &deliveryDetail{}
+	out.Body.Delivery, out.Body.Attempts = d, atts
+	return out, nil
+}
+
+type retryDeliveryOut struct{ Body delivery.Delivery }
+
+func (s *deliveriesAPI) retryDelivery(ctx context.Context, in *deliveryID) (*retryDeliveryOut, error) {
+	d, err := s.svc.Retry(ctx, access.From(ctx).WorkspaceID, in.ID)
+	var nd *delivery.NotDeliverableError
+	switch {
+	case errors.As(err, &nd), errors.Is(err, delivery.ErrInFlight):
+		return nil, huma.Error409Conflict(err.Error())
+	case err != nil:
+		return nil, s.Problem(ctx, err)
+	}
+	return &retryDeliveryOut{d}, nil
+}
+
+func (s *deliveriesAPI) recoverEndpoint(ctx context.Context, in *recoverInput) (*recoverOutput, error) {
+	ws := access.From(ctx).WorkspaceID
+	until := in.Body.Until
+	if until.IsZero() {
+		until = time.Now()
+	}
+	if until.Before(in.Body.Since) {
+		return nil, huma.Error422UnprocessableEntity("until is before since", &huma.ErrorDetail{Location: "body.until", Message: "must not be before since"})
+	}
+	if s.svc.Targets != nil {
+		if _, err := s.svc.Targets.Target(ctx, ws, in.ID); errors.Is(err, store.ErrNotFound) {
+			return nil, huma.Error404NotFound("no such endpoint")
+		} else if err != nil {
+			return nil, s.Problem(ctx, err)
+		}
+	}
+	n, err := s.svc.Recover(ctx, ws, in.ID, in.Body.Since, until)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &recoverOutput{}
+	out.Body.Requeued = n
+	return out, nil
 }
