@@ -9,16 +9,16 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/relaydesk/relaydesk/internal/access"
-	"github.com/relaydesk/relaydesk/internal/apikey"
 	"github.com/relaydesk/relaydesk/internal/event"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/zapier"
 )
 
 // MaxSamples is how many recent events GET /v1/zapier/samples/{event} returns.
 const MaxSamples = 3
 
 // RegisterZapier adds the Zapier REST hook routes. GET /v1/me is Zapier's connection test.
-func (s *Server) RegisterZapier(hooks *apikey.Hooks) {
+func (s *Server) RegisterZapier(hooks *zapier.Hooks) {
 	h := &zapierAPI{Server: s, hooks: hooks}
 	editor := access.Require(access.Developer, access.Editor)
 	tags := []string{"Zapier"}
@@ -52,7 +52,7 @@ func (s *Server) RegisterZapier(hooks *apikey.Hooks) {
 // zapierAPI holds the handlers RegisterZapier adds, with what they use.
 type zapierAPI struct {
 	*Server
-	hooks *apikey.Hooks
+	hooks *zapier.Hooks
 }
 
 type subscribeZapierHookRequest struct {
@@ -62,7 +62,7 @@ type subscribeZapierHookRequest struct {
 
 type subscribeZapierHookIn struct{ Body subscribeZapierHookRequest }
 
-type subscribeZapierHookOut struct{ Body apikey.Hook }
+type subscribeZapierHookOut struct{ Body zapier.Hook }
 
 func (s *zapierAPI) subscribeZapierHook(ctx context.Context, in *subscribeZapierHookIn) (*subscribeZapierHookOut, error) {
 	p := access.From(ctx)
@@ -73,7 +73,7 @@ func (s *zapierAPI) subscribeZapierHook(ctx context.Context, in *subscribeZapier
 	return &subscribeZapierHookOut{h}, nil
 }
 
-type listZapierHooksOut struct{ Body []apikey.Hook }
+type listZapierHooksOut struct{ Body []zapier.Hook }
 
 func (s *zapierAPI) listZapierHooks(ctx context.Context, _ *struct{}) (*listZapierHooksOut, error) {
 	p := access.From(ctx)

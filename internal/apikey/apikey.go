@@ -21,6 +21,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/credential"
 	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/zapier"
 )
 
 // Kind prefixes API keys.
@@ -208,11 +209,10 @@ func (s *Service) Revoke(ctx context.Context, workspaceID, id, userID string) (K
 			store.Micros(s.Now.Now()), id, workspaceID); err != nil {
 			return err
 		}
-		res, err := tx.Exec(ctx, `DELETE FROM zapier_hooks WHERE workspace_id = ? AND api_key_id = ?`, workspaceID, id)
+		hooks, err := zapier.RemoveForKey(ctx, tx, workspaceID, id)
 		if err != nil {
 			return err
 		}
-		hooks, _ := res.RowsAffected()
 		return audit.Record(ctx, tx, workspaceID, "apikey.revoke", "api_key", id,
 			map[string]any{"name": k.Name, "prefix": k.Prefix, "owner": k.OwnerEmail, "hooksRemoved": hooks})
 	})
@@ -272,4 +272,14 @@ func (s *Service) Resolve(ctx context.Context, token string) (*access.Principal,
 	}
 	return &access.Principal{UserID: user, Email: email, WorkspaceID: ws, RoleID: roleID, RoleName: roleName,
 		Levels: ls, Via: "apikey", APIKeyID: id}, nil
+}
+
+// RevokeMember revokes, in tx, the API keys of a member who is being removed from the
+// workspace (kept for the record) and deletes their Zapier hooks.
+func RevokeMember(ctx context.Context, tx *store.Tx, workspaceID, userID string, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND user_id = ? AND revoked_at IS NULL`,
+		store.Micros(now), workspaceID, userID); err != nil {
+		return err
+	}
+	return zapier.RemoveForMember(ctx, tx, workspaceID, userID)
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/team"
 	"github.com/relaydesk/relaydesk/internal/web"
+	"github.com/relaydesk/relaydesk/internal/zapier"
 )
 
 // App is a running relaydesk.
@@ -52,7 +53,7 @@ type App struct {
 	Team *team.Service
 	// APIKeys resolves rdk_ keys for Auth; Hooks are Zapier's REST hooks (issue 8).
 	APIKeys     *apikey.Service
-	Hooks       *apikey.Hooks
+	Hooks       *zapier.Hooks
 	RateLimiter *api.RateLimiter
 	// Endpoints is Developer Tools: endpoints and the signing secret (delivery.Targets).
 	Endpoints *endpoint.Service
@@ -155,7 +156,7 @@ func (a *App) build(ctx context.Context) error {
 	// API keys (acting as their member), Zapier REST hooks, the API docs page (issue 8).
 	a.APIKeys = &apikey.Service{DB: a.DB}
 	a.Auth.Keys = append(a.Auth.Keys, a.APIKeys)
-	a.Hooks = &apikey.Hooks{DB: a.DB, Policy: policy}
+	a.Hooks = &zapier.Hooks{DB: a.DB, Policy: policy}
 	a.API.RegisterAPIKeys(a.APIKeys)
 	a.API.RegisterZapier(a.Hooks)
 	a.Web.RegisterAPIKeys(a.APIKeys, a.Hooks)
@@ -172,8 +173,8 @@ func (a *App) build(ctx context.Context) error {
 	a.Publisher = &relay.Publisher{DB: a.DB, Relays: a.Relays, Deliveries: a.Deliveries}
 	// Zapier hooks: the producer adds the hooks subscribed to each event to its targets, and
 	// the engine resolves hook ids (hook_…) to their URL and the workspace's secret (issue 8).
-	a.Publisher.Deliveries = apikey.WithHooks{Next: a.Deliveries, Hooks: a.Hooks}
-	a.Deliveries.Targets = apikey.Targets{Endpoints: a.Endpoints, Hooks: a.Hooks, Secrets: a.Endpoints}
+	a.Publisher.Deliveries = zapier.WithHooks{Next: a.Deliveries, Hooks: a.Hooks}
+	a.Deliveries.Targets = zapier.Targets{Endpoints: a.Endpoints, Hooks: a.Hooks, Secrets: a.Endpoints}
 	a.API.RegisterRelays(a.Relays)
 	a.API.RegisterEvents(a.Publisher)
 	a.Web.RegisterRelays(a.Relays, web.RelayHealth{Health: a.Health, Endpoints: a.Endpoints})

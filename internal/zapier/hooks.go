@@ -1,4 +1,7 @@
-package apikey
+// Package zapier is Zapier's REST hooks on relaydesk's side (docs/architecture.md §7): the
+// zapier_hooks table, subscribing and unsubscribing, and hooks as delivery targets. The
+// Zapier Platform app itself is integrations/zapier.
+package zapier
 
 import (
 	"context"
@@ -281,4 +284,21 @@ func quote(s string) string {
 		s = s[:60] + "…"
 	}
 	return `"` + s + `"`
+}
+
+// RemoveForKey deletes, in tx, the hooks subscribed with an API key that is being revoked
+// and says how many there were: a hook belongs to the key that subscribed it.
+func RemoveForKey(ctx context.Context, tx *store.Tx, workspaceID, apiKeyID string) (int64, error) {
+	res, err := tx.Exec(ctx, `DELETE FROM zapier_hooks WHERE workspace_id = ? AND api_key_id = ?`, workspaceID, apiKeyID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// RemoveForMember deletes, in tx, the hooks of a member who is being removed from the
+// workspace.
+func RemoveForMember(ctx context.Context, tx *store.Tx, workspaceID, userID string) error {
+	_, err := tx.Exec(ctx, `DELETE FROM zapier_hooks WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
+	return err
 }

@@ -1,4 +1,4 @@
-package apikey_test
+package zapier_test
 
 import (
 	"context"
