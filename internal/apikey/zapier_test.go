@@ -1,4 +1,4 @@
-package zapier_test
+package apikey_test
 
 import (
 	"context"
