@@ -18,8 +18,8 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/ingest"
 	"github.com/relaydesk/relaydesk/internal/input"
-	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -161,8 +161,8 @@ func article(kind string) string {
 	return "a " + kind
 }
 
-func (e publishEvent) input(headerKey string) (relay.Input, error) {
-	in := relay.Input{WorkspaceID: e.WorkspaceID, Name: e.Name, Data: e.Data, Context: e.Context, IdempotencyKey: e.IdempotencyKey}
+func (e publishEvent) input(headerKey string) (ingest.Input, error) {
+	in := ingest.Input{WorkspaceID: e.WorkspaceID, Name: e.Name, Data: e.Data, Context: e.Context, IdempotencyKey: e.IdempotencyKey}
 	if headerKey != "" {
 		if in.IdempotencyKey != "" && in.IdempotencyKey != headerKey {
 			return in, &input.Error{Field: "idempotencyKey", Reason: "differs from the Idempotency-Key header"}
@@ -188,21 +188,21 @@ func (e publishEvent) empty() bool {
 
 type eventsOut struct {
 	Body struct {
-		Events     []relay.StoredEvent `json:"events"`
-		NextCursor string              `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+		Events     []ingest.StoredEvent `json:"events"`
+		NextCursor string               `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 	}
 }
 
 type eventOut struct {
 	Body struct {
-		Event      relay.StoredEvent   `json:"event"`
+		Event      ingest.StoredEvent  `json:"event"`
 		Deliveries []delivery.Delivery `json:"deliveries"`
 	}
 }
 
 // RegisterEvents adds the producer API (POST /v1/platform/events), the event catalog and
 // the event log.
-func (s *Server) RegisterEvents(pub *relay.Publisher) {
+func (s *Server) RegisterEvents(pub *ingest.Service) {
 	h := &eventsAPI{Server: s, pub: pub}
 	Register(s, huma.Operation{OperationID: "publishEvents", Method: http.MethodPost, Path: "/v1/platform/events",
 		Summary: "Publish events", Tags: []string{"Platform"}, DefaultStatus: http.StatusAccepted,
@@ -234,7 +234,7 @@ func (s *Server) RegisterEvents(pub *relay.Publisher) {
 // eventsAPI holds the handlers RegisterEvents adds, with what they use.
 type eventsAPI struct {
 	*Server
-	pub *relay.Publisher
+	pub *ingest.Service
 }
 
 type publishEventsIn struct {
@@ -250,7 +250,7 @@ func (s *eventsAPI) publishEvents(ctx context.Context, in *publishEventsIn) (*pu
 		return nil, err
 	}
 	batch := req.Events != nil
-	var prepared []relay.Prepared
+	var prepared []ingest.Prepared
 	prefix := func(i int) string {
 		if batch {
 			return "events[" + strconv.Itoa(i) + "]."
@@ -269,7 +269,7 @@ func (s *eventsAPI) publishEvents(ctx context.Context, in *publishEventsIn) (*pu
 		case in.IdempotencyKey != "":
 			return nil, huma.Error422UnprocessableEntity("a batch takes idempotencyKey per event, not the Idempotency-Key header")
 		}
-		prepared = make([]relay.Prepared, len(req.Events))
+		prepared = make([]ingest.Prepared, len(req.Events))
 		for i, raw := range req.Events {
 			var e publishEvent
 			if err := decodeStrict(raw, &e, prefix(i)); err != nil {
@@ -292,10 +292,10 @@ func (s *eventsAPI) publishEvents(ctx context.Context, in *publishEventsIn) (*pu
 		if err != nil {
 			return nil, s.Problem(ctx, err)
 		}
-		prepared = []relay.Prepared{p}
+		prepared = []ingest.Prepared{p}
 	}
 	acc, err := s.pub.Publish(ctx, prepared)
-	var uw *relay.UnknownWorkspaceError
+	var uw *ingest.UnknownWorkspaceError
 	if errors.As(err, &uw) {
 		field := prefix(uw.Index) + "workspaceId"
 		return nil, huma.Error404NotFound(field+": no such workspace", &huma.ErrorDetail{Location: "body." + field, Message: "no such workspace", Value: uw.WorkspaceID})
@@ -337,7 +337,7 @@ type listEventsIn struct {
 }
 
 func (s *eventsAPI) listEvents(ctx context.Context, in *listEventsIn) (*eventsOut, error) {
-	evs, next, err := s.pub.Relays.Events(ctx, access.From(ctx).WorkspaceID, relay.EventQuery{
+	evs, next, err := s.pub.Events(ctx, access.From(ctx).WorkspaceID, ingest.EventQuery{
 		Name: in.Name, Since: in.Since, Until: in.Until, Cursor: in.Cursor, Limit: in.Limit})
 	if errors.Is(err, store.ErrBadCursor) {
 		// 422 here, 400 elsewhere (Problem): kept, clients and tests rely on both.
@@ -356,7 +356,7 @@ type getEventIn struct {
 }
 
 func (s *eventsAPI) getEvent(ctx context.Context, in *getEventIn) (*eventOut, error) {
-	e, ds, err := s.pub.Relays.Event(ctx, access.From(ctx).WorkspaceID, in.ID)
+	e, ds, err := s.pub.Event(ctx, access.From(ctx).WorkspaceID, in.ID)
 	if err != nil {
 		return nil, s.Problem(ctx, err)
 	}

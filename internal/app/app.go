@@ -28,6 +28,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/health"
+	"github.com/relaydesk/relaydesk/internal/ingest"
 	"github.com/relaydesk/relaydesk/internal/notify"
 	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
@@ -60,9 +61,9 @@ type App struct {
 	// Deliveries is the delivery engine (its River client inserts jobs in every role and
 	// works them in roles all and worker).
 	Deliveries *delivery.Service
-	// Relays and the producer API's Publisher: events in, matched to relays (issue 6).
-	Relays    *relay.Service
-	Publisher *relay.Publisher
+	// Relays, and Ingest: events in, matched to relays and Zapier hooks (issue 6).
+	Relays *relay.Service
+	Ingest *ingest.Service
 	// Health and Notify: endpoint health on Developer Tools, notifications of failing,
 	// disabled and recovered endpoints (issue 11).
 	Health *health.Service
@@ -170,15 +171,14 @@ func (a *App) build(ctx context.Context) error {
 
 	// Relays, the producer API and the event log (issue 6).
 	a.Relays = &relay.Service{DB: a.DB}
-	a.Publisher = &relay.Publisher{DB: a.DB, Relays: a.Relays, Deliveries: a.Deliveries}
-	// Zapier hooks: the producer adds the hooks subscribed to each event to its targets, and
-	// the engine resolves hook ids (hook_…) to their URL and the workspace's secret (issue 8).
-	a.Publisher.Deliveries = zapier.WithHooks{Next: a.Deliveries, Hooks: a.Hooks}
+	// Zapier hooks: ingest adds the hooks subscribed to each event to its targets, and the
+	// engine resolves hook ids (hook_…) to their URL and the workspace's secret (issue 8).
+	a.Ingest = &ingest.Service{DB: a.DB, Relays: a.Relays, Hooks: a.Hooks, Deliveries: a.Deliveries}
 	a.Deliveries.Targets = zapier.Targets{Endpoints: a.Endpoints, Hooks: a.Hooks, Secrets: a.Endpoints}
 	a.API.RegisterRelays(a.Relays)
-	a.API.RegisterEvents(a.Publisher)
+	a.API.RegisterEvents(a.Ingest)
 	a.Web.RegisterRelays(a.Relays, web.RelayHealth{Health: a.Health, Endpoints: a.Endpoints})
-	a.Web.RegisterEvents(a.Relays, a.Deliveries)
+	a.Web.RegisterEvents(a.Relays, a.Ingest, a.Deliveries)
 
 	a.ops("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	a.ops("/readyz", a.ready)

@@ -1,4 +1,8 @@
-package relay
+// Package ingest owns an event from the producer's request to the enqueue
+// (docs/architecture.md §3): validation, idempotency, matching the workspace's relays,
+// adding the Zapier hooks subscribed to the event, and the events table; the delivery
+// engine turns the targets into deliveries in the same transaction.
+package ingest
 
 import (
 	"context"
@@ -11,6 +15,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/event"
 	"github.com/relaydesk/relaydesk/internal/input"
+	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -34,7 +39,7 @@ type Input struct {
 type Prepared struct {
 	envelope event.Envelope
 	body     []byte
-	facts    Facts
+	facts    relay.Facts
 	key      string
 }
 
@@ -72,7 +77,7 @@ func Prepare(in Input, now time.Time) (Prepared, error) {
 	}
 	p := Prepared{
 		envelope: event.Envelope{ID: store.NewID(), Name: v.Name, WorkspaceID: in.WorkspaceID, CreatedAt: now.UTC(), DataType: v.DataType, Data: v.Data},
-		facts:    NewFacts(v, c, received),
+		facts:    relay.NewFacts(v, c, received),
 		key:      in.IdempotencyKey,
 	}
 	p.body = event.Encode(p.envelope)
@@ -117,25 +122,31 @@ type Deliveries interface {
 	PublishMany(ctx context.Context, tx *store.Tx, pubs []delivery.Publication) ([][]delivery.Delivery, error)
 }
 
-// Publisher takes published events in: it matches them to the workspace's enabled relays
-// and stores each event with one delivery per matched endpoint, and their jobs, in one
-// transaction per call.
-type Publisher struct {
+// Hooks lists the Zapier hooks subscribed to an event name; *zapier.Hooks implements it.
+type Hooks interface {
+	SubscribedIDs(ctx context.Context, q store.Querier, workspaceID, eventName string) ([]string, error)
+}
+
+// Service takes published events in: it matches them to the workspace's enabled relays,
+// adds the Zapier hooks subscribed to them, and stores each event with one delivery per
+// target in one transaction per call.
+type Service struct {
 	DB         *store.DB
-	Relays     *Service
+	Relays     *relay.Service
+	Hooks      Hooks // nil: no Zapier hooks
 	Deliveries Deliveries
 	Now        clock.Clock
 }
 
-// Prepare is the package Prepare with the publisher's clock.
-func (p *Publisher) Prepare(in Input) (Prepared, error) { return Prepare(in, p.Now.Now()) }
+// Prepare is the package Prepare with the service's clock.
+func (p *Service) Prepare(in Input) (Prepared, error) { return Prepare(in, p.Now.Now()) }
 
 // errKeyRace: another request inserted the same idempotency key between our lookup and our
 // insert (PostgreSQL; SQLite transactions are serial). The transaction is run again.
 var errKeyRace = errors.New("idempotency key raced")
 
 // Publish stores the events, all or none. It returns store errors, *UnknownWorkspaceError.
-func (p *Publisher) Publish(ctx context.Context, events []Prepared) ([]Accepted, error) {
+func (p *Service) Publish(ctx context.Context, events []Prepared) ([]Accepted, error) {
 	var out []Accepted
 	var err error
 	for try := 0; try < 3; try++ {
@@ -150,9 +161,10 @@ func (p *Publisher) Publish(ctx context.Context, events []Prepared) ([]Accepted,
 	return out, err
 }
 
+// keyRef is a (workspace, idempotency key) or, for hooks, a (workspace, event name).
 type keyRef struct{ workspace, key string }
 
-func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepared) ([]Accepted, error) {
+func (p *Service) publishTx(ctx context.Context, tx *store.Tx, events []Prepared) ([]Accepted, error) {
 	wsIDs := make([]string, 0, 1)
 	for i := range events {
 		if ws := events[i].envelope.WorkspaceID; !contains(wsIDs, ws) {
@@ -173,6 +185,7 @@ func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepar
 		return nil, err
 	}
 	out := make([]Accepted, len(events))
+	hookIDs := map[keyRef][]string{}
 	pubs := make([]delivery.Publication, 0, len(events))
 	at := make([]int, 0, len(events)) // pubs[j] is events[at[j]]
 	for i := range events {
@@ -185,10 +198,19 @@ func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepar
 			}
 			seen[ref] = ev.envelope.ID
 		}
+		targets := sets[ev.envelope.WorkspaceID].Match(ev.envelope.Name, ev.facts, nil)
+		hooks, err := p.hookTargets(ctx, tx, hookIDs, ev.envelope.WorkspaceID, ev.envelope.Name)
+		if err != nil {
+			return nil, err
+		}
+		if len(hooks) > 0 {
+			// A new slice: Match's result may share its array with other events'.
+			targets = append(append(make([]string, 0, len(targets)+len(hooks)), targets...), hooks...)
+		}
 		pubs = append(pubs, delivery.Publication{Event: delivery.Event{
 			ID: ev.envelope.ID, WorkspaceID: ev.envelope.WorkspaceID, Name: ev.envelope.Name, DataType: ev.envelope.DataType,
 			Body: ev.body, CreatedAt: ev.envelope.CreatedAt, IdempotencyKey: ev.key,
-		}, EndpointIDs: sets[ev.envelope.WorkspaceID].Match(ev.envelope.Name, ev.facts, nil)})
+		}, EndpointIDs: targets})
 		at = append(at, i)
 	}
 	if len(pubs) == 0 {
@@ -207,10 +229,29 @@ func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepar
 	return out, nil
 }
 
+// hookTargets returns the Zapier hooks subscribed to an event name, looked up once per
+// (workspace, name) of a request (memo): a hook gets exactly the deliveries an endpoint
+// matched by a relay gets.
+func (p *Service) hookTargets(ctx context.Context, tx *store.Tx, memo map[keyRef][]string, workspaceID, name string) ([]string, error) {
+	if p.Hooks == nil {
+		return nil, nil
+	}
+	k := keyRef{workspaceID, name}
+	if ids, ok := memo[k]; ok {
+		return ids, nil
+	}
+	ids, err := p.Hooks.SubscribedIDs(ctx, tx, workspaceID, name)
+	if err != nil {
+		return nil, err
+	}
+	memo[k] = ids
+	return ids, nil
+}
+
 // lookupKeys finds the events already stored under the request's idempotency keys. A key
 // older than the window is released (its old event keeps everything but the key) so the
 // new event can take it.
-func (p *Publisher) lookupKeys(ctx context.Context, tx *store.Tx, events []Prepared) (map[keyRef]string, error) {
+func (p *Service) lookupKeys(ctx context.Context, tx *store.Tx, events []Prepared) (map[keyRef]string, error) {
 	byWS := map[string][]any{}
 	for i := range events {
 		if k := events[i].key; k != "" {
