@@ -110,6 +110,11 @@ func (s *deliveriesAPI) listDeliveries(ctx context.Context, in *listDeliveriesIn
 	}
 	page, err := s.svc.List(ctx, access.From(ctx).WorkspaceID, delivery.ListParams{State: delivery.State(in.Status), EndpointID: in.EndpointID,
 		EventName: in.EventName, Since: since, Until: until, Cursor: in.Cursor, Limit: in.Limit})
+	if errors.Is(err, store.ErrBadCursor) {
+		// 400 here, where Problem says 422: the delivery log answered 400 first.
+		return nil, huma.Error400BadRequest("cursor is not valid: pass the nextCursor of a previous page",
+			&huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor", Value: in.Cursor})
+	}
 	if err != nil {
 		return nil, s.Problem(ctx, err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/relaydesk/relaydesk/internal/event"
 	"github.com/relaydesk/relaydesk/internal/ingest"
 	"github.com/relaydesk/relaydesk/internal/input"
-	"github.com/relaydesk/relaydesk/internal/store"
 )
 
 const (
@@ -339,10 +338,6 @@ type listEventsIn struct {
 func (s *eventsAPI) listEvents(ctx context.Context, in *listEventsIn) (*eventsOut, error) {
 	evs, next, err := s.pub.Events(ctx, access.From(ctx).WorkspaceID, ingest.EventQuery{
 		Name: in.Name, Since: in.Since, Until: in.Until, Cursor: in.Cursor, Limit: in.Limit})
-	if errors.Is(err, store.ErrBadCursor) {
-		// 422 here, 400 elsewhere (Problem): kept, clients and tests rely on both.
-		return nil, huma.Error422UnprocessableEntity("cursor: invalid", &huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor"})
-	}
 	if err != nil {
 		return nil, s.Problem(ctx, err)
 	}

@@ -37,7 +37,7 @@ const RetryAfterUnavailable = 5
 
 // Problem is the one map from a domain error to an API answer: refused input → 422 naming
 // the field (413 for a size limit), a team refusal → its status, a refusal because of the
-// endpoint service's state → 409, not found → 404, a cursor no list made → 400, the
+// endpoint service's state → 409, not found → 404, a cursor no list made → 422, the
 // database unreachable → 503 with
 // Retry-After (nothing was stored; send the request again), anything unknown → 500
 // (logged, never echoed).
@@ -59,7 +59,7 @@ func (s *Server) Problem(ctx context.Context, err error) error {
 	case errors.Is(err, store.ErrNotFound):
 		return huma.Error404NotFound("not found")
 	case errors.Is(err, store.ErrBadCursor):
-		return huma.Error400BadRequest("cursor is not valid: pass the nextCursor of a previous page",
+		return huma.Error422UnprocessableEntity("cursor is not valid: pass the nextCursor of a previous page",
 			&huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor"})
 	case errors.Is(err, context.Canceled):
 		return huma.NewError(499, "request cancelled")
