@@ -43,9 +43,6 @@ type Prepared struct {
 	key      string
 }
 
-// ID is the id the event gets when it is not a duplicate.
-func (p *Prepared) ID() string { return p.envelope.ID }
-
 // Prepare validates an event (catalog name, data shape, the data's workspace, context,
 // idempotency key) and encodes its envelope. Errors are *input.Error naming the
 // field within the event ("data.to[1]", "workspaceId"); an envelope over 256 KiB wraps

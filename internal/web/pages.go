@@ -30,13 +30,6 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, p *access.Principa
 	s.Render(w, r, http.StatusOK, "home", View{Title: "Home", Principal: p, Active: "home", Data: ms})
 }
 
-// placeholder renders a page that a later change fills in.
-func (s *Server) placeholder(key, title, intro string) Handler {
-	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-		s.Render(w, r, http.StatusOK, "placeholder", View{Title: title, Principal: p, Active: key, Data: intro})
-	}
-}
-
 type signInData struct {
 	Email, Next string
 }
