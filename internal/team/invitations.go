@@ -131,18 +131,11 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, emails []stri
 		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
 			return err
 		}
-		r, err := roleByID(ctx, tx, p.WorkspaceID, roleID)
+		r, err := chosenRole(ctx, tx, p.WorkspaceID, roleID)
 		if err != nil {
-			var te *Error
-			if errors.As(err, &te) && te.Kind == NotFound {
-				return input.Errorf("", "no role %q in this workspace", roleID)
-			}
 			return err
 		}
-		if err := covers(p, r.Levels, "the role "+r.Name); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT name FROM workspaces WHERE id = ?`, p.WorkspaceID).Scan(&wsName); err != nil {
+		if wsName, err = inviteAs(ctx, tx, p, r); err != nil {
 			return err
 		}
 		now := s.Now.Now().UTC()
@@ -216,10 +209,7 @@ func (s *Service) Resend(ctx context.Context, p *access.Principal, id, baseURL s
 		if err != nil {
 			return err
 		}
-		if err := covers(p, r.Levels, "the role "+r.Name); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT name FROM workspaces WHERE id = ?`, p.WorkspaceID).Scan(&wsName); err != nil {
+		if wsName, err = inviteAs(ctx, tx, p, r); err != nil {
 			return err
 		}
 		now := s.Now.Now().UTC()
@@ -424,4 +414,15 @@ func ipOf(ctx context.Context) string {
 	}
 	ip, _ := ctx.Value(ipKey{}).(string)
 	return ip
+}
+
+// inviteAs checks that p may invite with role r (within p's own levels) and returns the
+// workspace's name for the invitation mail.
+func inviteAs(ctx context.Context, tx *store.Tx, p *access.Principal, r Role) (string, error) {
+	if err := covers(p, r.Levels, "the role "+r.Name); err != nil {
+		return "", err
+	}
+	var name string
+	err := tx.QueryRow(ctx, `SELECT name FROM workspaces WHERE id = ?`, p.WorkspaceID).Scan(&name)
+	return name, err
 }

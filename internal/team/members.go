@@ -9,7 +9,6 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/apikey"
 	"github.com/relaydesk/relaydesk/internal/audit"
-	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -104,12 +103,8 @@ func (s *Service) ChangeRole(ctx context.Context, p *access.Principal, userID, r
 		if err != nil {
 			return err
 		}
-		r, err := roleByID(ctx, tx, p.WorkspaceID, roleID)
+		r, err := chosenRole(ctx, tx, p.WorkspaceID, roleID)
 		if err != nil {
-			var te *Error
-			if errors.As(err, &te) && te.Kind == NotFound {
-				return input.Errorf("", "no role %q in this workspace", roleID)
-			}
 			return err
 		}
 		if err := touchMember(p, m, "change the role of"); err != nil {
