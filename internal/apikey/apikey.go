@@ -171,14 +171,20 @@ func (s *Service) List(ctx context.Context, workspaceID, userID string) ([]Key, 
 
 // Get returns one live key of the workspace; with userID set, only if it is that member's.
 func (s *Service) Get(ctx context.Context, workspaceID, id, userID string) (Key, error) {
-	q := `SELECT ` + keyColumns + ` FROM api_keys k JOIN users u ON u.id = k.user_id
+	return liveKey(ctx, s.DB, workspaceID, id, userID)
+}
+
+// liveKey reads one unrevoked key of the workspace (with userID set, only that member's);
+// store.ErrNotFound when there is none.
+func liveKey(ctx context.Context, q store.Querier, workspaceID, id, userID string) (Key, error) {
+	query := `SELECT ` + keyColumns + ` FROM api_keys k JOIN users u ON u.id = k.user_id
 		WHERE k.workspace_id = ? AND k.id = ? AND k.revoked_at IS NULL`
 	args := []any{workspaceID, id}
 	if userID != "" {
-		q += ` AND k.user_id = ?`
+		query += ` AND k.user_id = ?`
 		args = append(args, userID)
 	}
-	k, err := scanKey(s.DB.QueryRow(ctx, q, args...))
+	k, err := scanKey(q.QueryRow(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, store.ErrNotFound
 	}
@@ -192,17 +198,8 @@ func (s *Service) Get(ctx context.Context, workspaceID, id, userID string) (Key,
 func (s *Service) Revoke(ctx context.Context, workspaceID, id, userID string) (Key, error) {
 	var k Key
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		q := `SELECT ` + keyColumns + ` FROM api_keys k JOIN users u ON u.id = k.user_id
-			WHERE k.workspace_id = ? AND k.id = ? AND k.revoked_at IS NULL`
-		args := []any{workspaceID, id}
-		if userID != "" {
-			q += ` AND k.user_id = ?`
-			args = append(args, userID)
-		}
 		var err error
-		if k, err = scanKey(tx.QueryRow(ctx, q, args...)); errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		} else if err != nil {
+		if k, err = liveKey(ctx, tx, workspaceID, id, userID); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ?`,

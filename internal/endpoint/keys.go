@@ -4,11 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
-	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/webhook"
 )
@@ -146,9 +144,8 @@ func (s *Service) GenerateKey(ctx context.Context, workspaceID string) (KeyInfo,
 // unpublished at once; with grace > 0 (at most MaxGrace) deliveries carry v1a signatures for
 // both and the JWKS document lists both until the window ends.
 func (s *Service) RotateKey(ctx context.Context, workspaceID string, grace time.Duration) (KeyInfo, error) {
-	if grace < 0 || grace > MaxGrace {
-		return KeyInfo{}, &input.Error{Field: "graceSeconds",
-			Reason: fmt.Sprintf("the grace period must be between 0 and %d seconds (24 hours)", int(MaxGrace/time.Second)), Value: int64(grace / time.Second)}
+	if err := checkGrace(grace); err != nil {
+		return KeyInfo{}, err
 	}
 	k, err := webhook.NewSigningKey()
 	if err != nil {
