@@ -5,13 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -44,7 +44,7 @@ type Service struct{ DB *store.DB }
 
 // Errors callers turn into answers.
 var (
-	ErrEmailTaken         = &InvalidError{Msg: "a user with this email already exists"}
+	ErrEmailTaken         = &input.Error{Reason: "a user with this email already exists"}
 	ErrInvalidCredentials = errors.New("the email or password is incorrect")
 )
 
@@ -297,14 +297,4 @@ func (s *Service) Workspace(ctx context.Context, id string) (Workspace, error) {
 	return w, err
 }
 
-// InvalidError is bad input, safe to show to the user as it is.
-type InvalidError struct{ Msg string }
-
-func (e *InvalidError) Error() string { return e.Msg }
-
-// Validation marks the error as the caller's input problem (the API answers 422).
-func (e *InvalidError) Validation() bool { return true }
-
-func invalidf(format string, args ...any) error {
-	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
-}
+func invalidf(format string, args ...any) error { return input.Errorf("", format, args...) }

@@ -3,6 +3,8 @@ package account
 import (
 	"sync"
 	"time"
+
+	"github.com/relaydesk/relaydesk/internal/clock"
 )
 
 // Throttle slows password guessing. Failures are counted per (account, client IP): a
@@ -12,7 +14,7 @@ type Throttle struct {
 	// MaxFailures within Window before further attempts are refused until the window passes.
 	MaxFailures int
 	Window      time.Duration
-	Now         func() time.Time
+	Now         clock.Clock
 
 	mu      sync.Mutex
 	entries map[string]*throttleEntry
@@ -27,7 +29,7 @@ const maxThrottleEntries = 100_000
 
 // NewThrottle allows 5 wrong passwords per account and IP in 15 minutes.
 func NewThrottle() *Throttle {
-	return &Throttle{MaxFailures: 5, Window: 15 * time.Minute, Now: time.Now, entries: map[string]*throttleEntry{}}
+	return &Throttle{MaxFailures: 5, Window: 15 * time.Minute, entries: map[string]*throttleEntry{}}
 }
 
 func throttleKey(email, ip string) string { return email + "\x00" + ip }
@@ -40,7 +42,7 @@ func (t *Throttle) Wait(email, ip string) time.Duration {
 	if e == nil || e.failures < t.MaxFailures {
 		return 0
 	}
-	if left := e.first.Add(t.Window).Sub(t.Now()); left > 0 {
+	if left := e.first.Add(t.Window).Sub(t.Now.Now()); left > 0 {
 		return left
 	}
 	delete(t.entries, throttleKey(email, ip))
@@ -51,7 +53,7 @@ func (t *Throttle) Wait(email, ip string) time.Duration {
 func (t *Throttle) Fail(email, ip string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.Now()
+	now := t.Now.Now()
 	k := throttleKey(email, ip)
 	e := t.entries[k]
 	if e == nil || now.Sub(e.first) > t.Window {

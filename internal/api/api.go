@@ -148,26 +148,6 @@ func forbidden(need access.Need, p *access.Principal) string {
 	}
 }
 
-// Problem maps a domain error to an API error: not found → 404, the database unreachable
-// → 503 with Retry-After (nothing was stored; send the request again), anything unknown →
-// 500 (logged, never echoed).
-func (s *Server) Problem(ctx context.Context, err error) error {
-	var se huma.StatusError
-	switch {
-	case errors.As(err, &se):
-		return err
-	case errors.Is(err, store.ErrNotFound):
-		return huma.Error404NotFound("not found")
-	case errors.Is(err, context.Canceled):
-		return huma.NewError(499, "request cancelled")
-	case store.IsUnavailable(err):
-		s.Log.WarnContext(ctx, "database unavailable", "err", err)
-		return huma.ErrorWithHeaders(unavailable(), http.Header{"Retry-After": {strconv.Itoa(RetryAfterUnavailable)}})
-	}
-	s.Log.ErrorContext(ctx, "request failed", "err", err)
-	return huma.Error500InternalServerError("internal error")
-}
-
 // RetryAfter formats a wait for the Retry-After header (whole seconds, at least 1).
 func RetryAfter(d time.Duration) string {
 	sec := int((d + time.Second - 1) / time.Second)

@@ -27,54 +27,72 @@ func ownerScope(p *access.Principal) string {
 
 // RegisterAPIKeys adds /v1/api-keys.
 func (s *Server) RegisterAPIKeys(keys *apikey.Service) {
+	h := &apiKeysAPI{Server: s, keys: keys}
 	editor := access.Require(access.Developer, access.Editor)
 
 	Register(s, huma.Operation{OperationID: "listApiKeys", Method: http.MethodGet, Path: "/v1/api-keys", Summary: "List API keys",
 		Description: "Your live API keys; a developer owner sees every member's. Keys themselves are never shown again, only their prefix.",
 		Tags:        []string{"API keys"}},
-		editor, func(ctx context.Context, _ *struct{}) (*struct{ Body []apikey.Key }, error) {
-			p := access.From(ctx)
-			ks, err := keys.List(ctx, p.WorkspaceID, ownerScope(p))
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{ Body []apikey.Key }{ks}, nil
-		})
+		editor, h.listApiKeys)
 
 	Register(s, huma.Operation{OperationID: "createApiKey", Method: http.MethodPost, Path: "/v1/api-keys", Summary: "Create an API key",
 		Description: "Creates a key that acts as you, with your role at the time of each request. The key is in the answer once and never again. " +
 			"Keys are created from a signed-in session only, so that a leaked key cannot mint more keys.",
 		Tags: []string{"API keys"}, DefaultStatus: http.StatusCreated},
-		editor, func(ctx context.Context, in *struct {
-			Body struct {
-				Name      string     `json:"name" minLength:"1" maxLength:"100" doc:"What the key is for, e.g. the script or Zap that uses it."`
-				ExpiresAt *time.Time `json:"expiresAt,omitempty" doc:"When the key stops working; omit for a key that does not expire."`
-			}
-		}) (*struct{ Body createdKey }, error) {
-			p := access.From(ctx)
-			if p.Via != "session" {
-				return nil, huma.Error403Forbidden("API keys can only be created from a signed-in session, not with another API key")
-			}
-			k, token, err := keys.Create(ctx, p.WorkspaceID, p.UserID, in.Body.Name, in.Body.ExpiresAt)
-			if err != nil {
-				if isValidation(err) {
-					return nil, huma.Error422UnprocessableEntity(err.Error())
-				}
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{ Body createdKey }{createdKey{Key: k, Token: token}}, nil
-		})
+		editor, h.createApiKey)
 
 	Register(s, huma.Operation{OperationID: "revokeApiKey", Method: http.MethodDelete, Path: "/v1/api-keys/{id}", Summary: "Revoke an API key",
 		Description: "The key stops working at once. Editors revoke their own keys; a developer owner any member's.",
 		Tags:        []string{"API keys"}, DefaultStatus: http.StatusNoContent},
-		editor, func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"26"`
-		}) (*struct{}, error) {
-			p := access.From(ctx)
-			if _, err := keys.Revoke(ctx, p.WorkspaceID, in.ID, ownerScope(p)); err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			return nil, nil
-		})
+		editor, h.revokeApiKey)
+}
+
+// apiKeysAPI holds the handlers RegisterAPIKeys adds, with what they use.
+type apiKeysAPI struct {
+	*Server
+	keys *apikey.Service
+}
+
+type listApiKeysOut struct{ Body []apikey.Key }
+
+func (s *apiKeysAPI) listApiKeys(ctx context.Context, _ *struct{}) (*listApiKeysOut, error) {
+	p := access.From(ctx)
+	ks, err := s.keys.List(ctx, p.WorkspaceID, ownerScope(p))
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return &listApiKeysOut{ks}, nil
+}
+
+type createApiKeyRequest struct {
+	Name      string     `json:"name" minLength:"1" maxLength:"100" doc:"What the key is for, e.g. the script or Zap that uses it."`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty" doc:"When the key stops working; omit for a key that does not expire."`
+}
+
+type createApiKeyIn struct{ Body createApiKeyRequest }
+
+type createApiKeyOut struct{ Body createdKey }
+
+func (s *apiKeysAPI) createApiKey(ctx context.Context, in *createApiKeyIn) (*createApiKeyOut, error) {
+	p := access.From(ctx)
+	if p.Via != "session" {
+		return nil, huma.Error403Forbidden("API keys can only be created from a signed-in session, not with another API key")
+	}
+	k, token, err := s.keys.Create(ctx, p.WorkspaceID, p.UserID, in.Body.Name, in.Body.ExpiresAt)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return &createApiKeyOut{createdKey{Key: k, Token: token}}, nil
+}
+
+type revokeApiKeyIn struct {
+	ID string `path:"id" maxLength:"26"`
+}
+
+func (s *apiKeysAPI) revokeApiKey(ctx context.Context, in *revokeApiKeyIn) (*struct{}, error) {
+	p := access.From(ctx)
+	if _, err := s.keys.Revoke(ctx, p.WorkspaceID, in.ID, ownerScope(p)); err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return nil, nil
 }

@@ -17,37 +17,59 @@ import (
 // it; Manager (team editor) and a developer-only owner do not.
 var AuditNeed = access.Require(access.Team, access.Owner)
 
+// auditCursorKind names the audit log in its cursors (store.Cursor).
+const auditCursorKind = "a"
+
 type auditPage struct {
-	Entries []audit.Entry `json:"entries"`
-	// NextCursor is the id of the last entry when there may be more: pass it as cursor.
-	NextCursor string `json:"nextCursor,omitempty"`
+	Entries    []audit.Entry `json:"entries"`
+	NextCursor string        `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
 // RegisterAudit adds GET /v1/audit-log.
 func (s *Server) RegisterAudit(db *store.DB) {
+	h := &auditAPI{Server: s, db: db}
 	Register(s, huma.Operation{OperationID: "listAuditLog", Method: http.MethodGet, Path: "/v1/audit-log", Summary: "Read the audit log",
 		Description: "Who did what, when and from where in this workspace, newest first. Pages of at most 100 entries: pass the " +
 			"previous page's nextCursor as cursor to read on.",
 		Tags: []string{"Audit log"}},
-		AuditNeed, func(ctx context.Context, in *struct {
-			Cursor string `query:"cursor" pattern:"^[0-9A-HJKMNP-TV-Z]{26}$" patternDescription:"an entry id (ULID)" doc:"nextCursor from the previous page."`
-			Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
-		}) (*struct{ Body auditPage }, error) {
-			limit := in.Limit
-			if limit <= 0 {
-				limit = 50
-			}
-			entries, err := audit.List(ctx, db, access.From(ctx).WorkspaceID, in.Cursor, limit)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &struct{ Body auditPage }{auditPage{Entries: entries}}
-			if out.Body.Entries == nil {
-				out.Body.Entries = []audit.Entry{}
-			}
-			if len(entries) == limit {
-				out.Body.NextCursor = entries[len(entries)-1].ID
-			}
-			return out, nil
-		})
+		AuditNeed, h.listAuditLog)
+}
+
+// auditAPI holds the handlers RegisterAudit adds, with what they use.
+type auditAPI struct {
+	*Server
+	db *store.DB
+}
+
+type listAuditLogIn struct {
+	Cursor string `query:"cursor" maxLength:"100" doc:"The nextCursor of the previous page."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
+}
+
+type listAuditLogOut struct{ Body auditPage }
+
+func (s *auditAPI) listAuditLog(ctx context.Context, in *listAuditLogIn) (*listAuditLogOut, error) {
+	limit := in.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var before string
+	if in.Cursor != "" {
+		var err error
+		if before, err = store.CursorID(auditCursorKind, in.Cursor); err != nil {
+			return nil, s.Problem(ctx, err)
+		}
+	}
+	entries, err := audit.List(ctx, s.db, access.From(ctx).WorkspaceID, before, limit)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &listAuditLogOut{auditPage{Entries: entries}}
+	if out.Body.Entries == nil {
+		out.Body.Entries = []audit.Entry{}
+	}
+	if len(entries) == limit {
+		out.Body.NextCursor = store.Cursor(auditCursorKind, entries[len(entries)-1].ID)
+	}
+	return out, nil
 }

@@ -69,123 +69,148 @@ func parseTimeParam(name, v string) (time.Time, error) {
 // RegisterDeliveries adds the delivery log, manual retry and recover (docs/architecture.md §10: developer
 // viewers read the log, editors redeliver and recover).
 func (s *Server) RegisterDeliveries(svc *delivery.Service) {
+	h := &deliveriesAPI{Server: s, svc: svc}
 	tags := []string{"Deliveries"}
 	viewer, editor, owner := access.Require(access.Developer, access.Viewer), access.Require(access.Developer, access.Editor), access.Require(access.Developer, access.Owner)
 
 	Register(s, huma.Operation{OperationID: "listDeliveries", Method: http.MethodGet, Path: "/v1/deliveries", Summary: "List deliveries",
 		Description: "The workspace's deliveries, newest first, filtered and paged with an opaque cursor.", Tags: tags},
-		viewer, func(ctx context.Context, in *listDeliveriesInput) (*deliveryPage, error) {
-			since, err := parseTimeParam("since", in.Since)
-			if err != nil {
-				return nil, err
-			}
-			until, err := parseTimeParam("until", in.Until)
-			if err != nil {
-				return nil, err
-			}
-			page, err := svc.List(ctx, access.From(ctx).WorkspaceID, delivery.ListParams{State: delivery.State(in.Status), EndpointID: in.EndpointID,
-				EventName: in.EventName, Since: since, Until: until, Cursor: in.Cursor, Limit: in.Limit})
-			if errors.Is(err, delivery.ErrBadCursor) {
-				return nil, huma.Error400BadRequest("cursor is not valid: pass the nextCursor of a previous page", &huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor", Value: in.Cursor})
-			}
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &deliveryPage{}
-			out.Body.Deliveries, out.Body.NextCursor = page.Deliveries, page.Next
-			return out, nil
-		})
+		viewer, h.listDeliveries)
 
 	Register(s, huma.Operation{OperationID: "getDelivery", Method: http.MethodGet, Path: "/v1/deliveries/{id}", Summary: "Get a delivery with its attempts",
 		Description: "Every attempt with its request headers (signatures masked), status, response headers and the first 16 KiB of the response body.", Tags: tags},
-		viewer, func(ctx context.Context, in *deliveryID) (*deliveryDetail, error) {
-			d, atts, err := svc.Get(ctx, access.From(ctx).WorkspaceID, in.ID)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &deliveryDetail{}
-			out.Body.Delivery, out.Body.Attempts = d, atts
-			return out, nil
-		})
+		viewer, h.getDelivery)
 
 	Register(s, huma.Operation{OperationID: "retryDelivery", Method: http.MethodPost, Path: "/v1/deliveries/{id}/retry", Summary: "Retry a delivery now",
 		Description: "Makes exactly one more attempt right away, whatever the delivery's state (failed and cancelled included). " +
 			"409 when the endpoint is disabled or gone, the workspace has no signing secret, or an attempt is in progress.",
 		Tags: tags, DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound, http.StatusConflict}},
-		editor, func(ctx context.Context, in *deliveryID) (*struct{ Body delivery.Delivery }, error) {
-			d, err := svc.Retry(ctx, access.From(ctx).WorkspaceID, in.ID)
-			var nd *delivery.NotDeliverableError
-			switch {
-			case errors.As(err, &nd), errors.Is(err, delivery.ErrInFlight), errors.Is(err, delivery.ErrWaiting):
-				return nil, huma.Error409Conflict(err.Error())
-			case err != nil:
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{ Body delivery.Delivery }{d}, nil
-		})
+		editor, h.retryDelivery)
 
 	Register(s, huma.Operation{OperationID: "getEndpointQueue", Method: http.MethodGet, Path: "/v1/endpoints/{id}/queue", Summary: "Where an ordered endpoint's queue stands",
 		Description: "For an endpoint with ordering fifo: the delivery at the head (being delivered or retried), how many wait behind it, " +
 			"and whether the head blocks them (it has failed at least once). An endpoint without ordering has no head and nothing waiting.",
 		Tags: []string{"Endpoints", "Deliveries"}, Errors: []int{http.StatusNotFound}},
-		viewer, func(ctx context.Context, in *endpointID) (*struct{ Body delivery.FIFOQueue }, error) {
-			ws := access.From(ctx).WorkspaceID
-			if err := s.endpointExists(ctx, svc, ws, in.ID); err != nil {
-				return nil, err
-			}
-			q, err := svc.Queue(ctx, ws, in.ID)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{ Body delivery.FIFOQueue }{q}, nil
-		})
+		viewer, h.getEndpointQueue)
 
 	Register(s, huma.Operation{OperationID: "skipDelivery", Method: http.MethodPost, Path: "/v1/deliveries/{id}/skip", Summary: "Skip the head of an ordered queue",
 		Description: "Cancels the delivery at the head of a fifo endpoint's queue (it is not attempted again) and lets the next one go. " +
 			"409 when the delivery is not the head or an attempt of it is in progress.",
 		Tags: tags, Errors: []int{http.StatusNotFound, http.StatusConflict}},
-		owner, func(ctx context.Context, in *deliveryID) (*struct{ Body delivery.Delivery }, error) {
-			d, err := svc.Skip(ctx, access.From(ctx).WorkspaceID, in.ID)
-			switch {
-			case errors.Is(err, delivery.ErrNotHead), errors.Is(err, delivery.ErrInFlight):
-				return nil, huma.Error409Conflict(err.Error())
-			case err != nil:
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{ Body delivery.Delivery }{d}, nil
-		})
+		owner, h.skipDelivery)
 
 	Register(s, huma.Operation{OperationID: "recoverEndpoint", Method: http.MethodPost, Path: "/v1/endpoints/{id}/recover", Summary: "Recover failed deliveries",
 		Description: "Re-queues, in the background, the endpoint's failed deliveries created between since and until, each for a new round of the retry schedule, and says how many.",
 		Tags:        []string{"Endpoints", "Deliveries"}, DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound}},
-		editor, func(ctx context.Context, in *recoverInput) (*recoverOutput, error) {
-			ws := access.From(ctx).WorkspaceID
-			until := in.Body.Until
-			if until.IsZero() {
-				until = time.Now()
-			}
-			if until.Before(in.Body.Since) {
-				return nil, huma.Error422UnprocessableEntity("until is before since", &huma.ErrorDetail{Location: "body.until", Message: "must not be before since"})
-			}
-			if err := s.endpointExists(ctx, svc, ws, in.ID); err != nil {
-				return nil, err
-			}
-			n, err := svc.Recover(ctx, ws, in.ID, in.Body.Since, until)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &recoverOutput{}
-			out.Body.Requeued = n
-			return out, nil
-		})
+		editor, h.recoverEndpoint)
+}
+
+// deliveriesAPI holds the handlers RegisterDeliveries adds, with what they use.
+type deliveriesAPI struct {
+	*Server
+	svc *delivery.Service
+}
+
+func (s *deliveriesAPI) listDeliveries(ctx context.Context, in *listDeliveriesInput) (*deliveryPage, error) {
+	since, err := parseTimeParam("since", in.Since)
+	if err != nil {
+		return nil, err
+	}
+	until, err := parseTimeParam("until", in.Until)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.svc.List(ctx, access.From(ctx).WorkspaceID, delivery.ListParams{State: delivery.State(in.Status), EndpointID: in.EndpointID,
+		EventName: in.EventName, Since: since, Until: until, Cursor: in.Cursor, Limit: in.Limit})
+	if errors.Is(err, store.ErrBadCursor) {
+		// 400 here, where Problem says 422: the delivery log answered 400 first.
+		return nil, huma.Error400BadRequest("cursor is not valid: pass the nextCursor of a previous page",
+			&huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor", Value: in.Cursor})
+	}
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &deliveryPage{}
+	out.Body.Deliveries, out.Body.NextCursor = page.Deliveries, page.Next
+	return out, nil
+}
+
+func (s *deliveriesAPI) getDelivery(ctx context.Context, in *deliveryID) (*deliveryDetail, error) {
+	d, atts, err := s.svc.Get(ctx, access.From(ctx).WorkspaceID, in.ID)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &deliveryDetail{}
+	out.Body.Delivery, out.Body.Attempts = d, atts
+	return out, nil
+}
+
+type retryDeliveryOut struct{ Body delivery.Delivery }
+
+func (s *deliveriesAPI) retryDelivery(ctx context.Context, in *deliveryID) (*retryDeliveryOut, error) {
+	d, err := s.svc.Retry(ctx, access.From(ctx).WorkspaceID, in.ID)
+	var nd *delivery.NotDeliverableError
+	switch {
+	case errors.As(err, &nd), errors.Is(err, delivery.ErrInFlight), errors.Is(err, delivery.ErrWaiting):
+		return nil, huma.Error409Conflict(err.Error())
+	case err != nil:
+		return nil, s.Problem(ctx, err)
+	}
+	return &retryDeliveryOut{d}, nil
+}
+
+type endpointQueueOut struct{ Body delivery.FIFOQueue }
+
+func (s *deliveriesAPI) getEndpointQueue(ctx context.Context, in *endpointID) (*endpointQueueOut, error) {
+	ws := access.From(ctx).WorkspaceID
+	if err := s.endpointExists(ctx, ws, in.ID); err != nil {
+		return nil, err
+	}
+	q, err := s.svc.Queue(ctx, ws, in.ID)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return &endpointQueueOut{q}, nil
+}
+
+func (s *deliveriesAPI) skipDelivery(ctx context.Context, in *deliveryID) (*retryDeliveryOut, error) {
+	d, err := s.svc.Skip(ctx, access.From(ctx).WorkspaceID, in.ID)
+	switch {
+	case errors.Is(err, delivery.ErrNotHead), errors.Is(err, delivery.ErrInFlight):
+		return nil, huma.Error409Conflict(err.Error())
+	case err != nil:
+		return nil, s.Problem(ctx, err)
+	}
+	return &retryDeliveryOut{d}, nil
+}
+
+func (s *deliveriesAPI) recoverEndpoint(ctx context.Context, in *recoverInput) (*recoverOutput, error) {
+	ws := access.From(ctx).WorkspaceID
+	until := in.Body.Until
+	if until.IsZero() {
+		until = time.Now()
+	}
+	if until.Before(in.Body.Since) {
+		return nil, huma.Error422UnprocessableEntity("until is before since", &huma.ErrorDetail{Location: "body.until", Message: "must not be before since"})
+	}
+	if err := s.endpointExists(ctx, ws, in.ID); err != nil {
+		return nil, err
+	}
+	n, err := s.svc.Recover(ctx, ws, in.ID, in.Body.Since, until)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &recoverOutput{}
+	out.Body.Requeued = n
+	return out, nil
 }
 
 // endpointExists answers 404 for an endpoint the workspace does not have.
-func (s *Server) endpointExists(ctx context.Context, svc *delivery.Service, workspaceID, id string) error {
-	if svc.Targets == nil {
+func (s *deliveriesAPI) endpointExists(ctx context.Context, workspaceID, id string) error {
+	if s.svc.Targets == nil {
 		return nil
 	}
-	_, err := svc.Targets.Target(ctx, workspaceID, id)
+	_, err := s.svc.Targets.Target(ctx, workspaceID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return huma.Error404NotFound("no such endpoint")

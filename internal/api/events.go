@@ -18,7 +18,8 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/event"
-	"github.com/relaydesk/relaydesk/internal/relay"
+	"github.com/relaydesk/relaydesk/internal/ingest"
+	"github.com/relaydesk/relaydesk/internal/input"
 )
 
 const (
@@ -73,21 +74,6 @@ type publishBody struct {
 	Events     []publishResult `json:"events,omitempty" doc:"A batch: one result per event, in order."`
 }
 
-// eventError turns an event's validation error into a 422 (413 when too large) naming the
-// field with its place in the request.
-func eventError(prefix string, err error) error {
-	var ve *event.ValidationError
-	if !errors.As(err, &ve) {
-		return huma.Error422UnprocessableEntity(prefix + err.Error())
-	}
-	field := prefix + ve.Field
-	status := http.StatusUnprocessableEntity
-	if errors.Is(err, event.ErrTooLarge) {
-		status = http.StatusRequestEntityTooLarge
-	}
-	return huma.NewError(status, field+": "+ve.Reason, &huma.ErrorDetail{Location: "body." + field, Message: ve.Reason})
-}
-
 // decodeStrict decodes one JSON object into v, refusing unknown fields and trailing data;
 // errors name the field under prefix and say what was expected. A body that is not JSON
 // at all gets the malformed-JSON answer (the same on every route).
@@ -115,16 +101,16 @@ func decodeStrict(b []byte, v any, prefix string) error {
 	switch {
 	case errors.As(err, &te) && te.Field != "":
 		field := jsonField(te.Field)
-		return eventError(prefix, &event.ValidationError{Field: field, Reason: "must be " + expected(field, te.Type) + ", not " + article(te.Value)})
+		return inputProblem(&input.Error{Field: prefix + field, Reason: "must be " + expected(field, te.Type) + ", not " + article(te.Value)})
 	case errors.As(err, &te):
-		return eventError("", &event.ValidationError{Field: at, Reason: "must be a JSON object, not " + article(te.Value)})
+		return inputProblem(&input.Error{Field: at, Reason: "must be a JSON object, not " + article(te.Value)})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return eventError(prefix, &event.ValidationError{Field: Excerpt(name, maxValueExcerpt), Reason: "unknown field"})
+		return inputProblem(&input.Error{Field: prefix + Excerpt(name, maxValueExcerpt), Reason: "unknown field"})
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		return malformedJSON(err.Error())
 	}
-	return eventError("", &event.ValidationError{Field: at, Reason: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")})
+	return inputProblem(&input.Error{Field: at, Reason: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")})
 }
 
 // jsonField is a decoder's field path without the Go names of embedded structs.
@@ -174,21 +160,21 @@ func article(kind string) string {
 	return "a " + kind
 }
 
-func (e publishEvent) input(headerKey string) (relay.Input, error) {
-	in := relay.Input{WorkspaceID: e.WorkspaceID, Name: e.Name, Data: e.Data, Context: e.Context, IdempotencyKey: e.IdempotencyKey}
+func (e publishEvent) input(headerKey string) (ingest.Input, error) {
+	in := ingest.Input{WorkspaceID: e.WorkspaceID, Name: e.Name, Data: e.Data, Context: e.Context, IdempotencyKey: e.IdempotencyKey}
 	if headerKey != "" {
 		if in.IdempotencyKey != "" && in.IdempotencyKey != headerKey {
-			return in, &event.ValidationError{Field: "idempotencyKey", Reason: "differs from the Idempotency-Key header"}
+			return in, &input.Error{Field: "idempotencyKey", Reason: "differs from the Idempotency-Key header"}
 		}
 		in.IdempotencyKey = headerKey
 	}
 	if e.OccurredAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
 		if err != nil {
-			return in, &event.ValidationError{Field: "occurredAt", Reason: "must be an RFC 3339 time such as 2025-11-19T14:28:39.459465Z"}
+			return in, &input.Error{Field: "occurredAt", Reason: "must be an RFC 3339 time such as 2025-11-19T14:28:39.459465Z"}
 		}
 		if reason := event.CheckTime(t); reason != "" {
-			return in, &event.ValidationError{Field: "occurredAt", Reason: reason}
+			return in, &input.Error{Field: "occurredAt", Reason: reason}
 		}
 		in.OccurredAt = t
 	}
@@ -201,21 +187,22 @@ func (e publishEvent) empty() bool {
 
 type eventsOut struct {
 	Body struct {
-		Events []relay.StoredEvent `json:"events"`
-		Next   string              `json:"next,omitempty" doc:"Cursor of the next page (pass it as cursor); absent on the last page."`
+		Events     []ingest.StoredEvent `json:"events"`
+		NextCursor string               `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 	}
 }
 
 type eventOut struct {
 	Body struct {
-		Event      relay.StoredEvent   `json:"event"`
+		Event      ingest.StoredEvent  `json:"event"`
 		Deliveries []delivery.Delivery `json:"deliveries"`
 	}
 }
 
 // RegisterEvents adds the producer API (POST /v1/platform/events), the event catalog and
 // the event log.
-func (s *Server) RegisterEvents(pub *relay.Publisher) {
+func (s *Server) RegisterEvents(pub *ingest.Service) {
+	h := &eventsAPI{Server: s, pub: pub}
 	Register(s, huma.Operation{OperationID: "publishEvents", Method: http.MethodPost, Path: "/v1/platform/events",
 		Summary: "Publish events", Tags: []string{"Platform"}, DefaultStatus: http.StatusAccepted,
 		MaxBodyBytes: MaxPublishBody,
@@ -226,132 +213,149 @@ func (s *Server) RegisterEvents(pub *relay.Publisher) {
 			"and stored with one delivery per matched endpoint. The answer (202) comes after the events, their deliveries and " +
 			"their jobs are committed together: all of a request or none. The same Idempotency-Key (header for one event, " +
 			"idempotencyKey per event in a batch) within 24 h returns the first event's id instead of a new event."},
-		access.ByPlatform, func(ctx context.Context, in *struct {
-			IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"One event: the same key within 24 h returns the first event's id."`
-			RawBody        []byte
-		}) (*struct{ Body publishBody }, error) {
-			var req publishRequest
-			if err := decodeStrict(in.RawBody, &req, ""); err != nil {
-				return nil, err
-			}
-			batch := req.Events != nil
-			var prepared []relay.Prepared
-			prefix := func(i int) string {
-				if batch {
-					return "events[" + strconv.Itoa(i) + "]."
-				}
-				return ""
-			}
-			if batch {
-				switch {
-				case !req.publishEvent.empty():
-					return nil, huma.Error422UnprocessableEntity("send either one event or events, not both",
-						&huma.ErrorDetail{Location: "body.events", Message: "send either one event or events, not both"})
-				case len(req.Events) == 0:
-					return nil, eventError("", &event.ValidationError{Field: "events", Reason: "at least one event"})
-				case len(req.Events) > MaxPublishBatch:
-					return nil, eventError("", &event.ValidationError{Field: "events", Reason: fmt.Sprintf("at most %d events per request", MaxPublishBatch)})
-				case in.IdempotencyKey != "":
-					return nil, huma.Error422UnprocessableEntity("a batch takes idempotencyKey per event, not the Idempotency-Key header")
-				}
-				prepared = make([]relay.Prepared, len(req.Events))
-				for i, raw := range req.Events {
-					var e publishEvent
-					if err := decodeStrict(raw, &e, prefix(i)); err != nil {
-						return nil, err
-					}
-					pin, err := e.input("")
-					if err == nil {
-						prepared[i], err = pub.Prepare(pin)
-					}
-					if err != nil {
-						return nil, eventError(prefix(i), err)
-					}
-				}
-			} else {
-				pin, err := req.publishEvent.input(in.IdempotencyKey)
-				if err != nil {
-					return nil, eventError("", err)
-				}
-				p, err := pub.Prepare(pin)
-				if err != nil {
-					return nil, eventError("", err)
-				}
-				prepared = []relay.Prepared{p}
-			}
-			acc, err := pub.Publish(ctx, prepared)
-			var uw *relay.UnknownWorkspaceError
-			if errors.As(err, &uw) {
-				field := prefix(uw.Index) + "workspaceId"
-				return nil, huma.Error404NotFound(field+": no such workspace", &huma.ErrorDetail{Location: "body." + field, Message: "no such workspace", Value: uw.WorkspaceID})
-			}
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &struct{ Body publishBody }{}
-			if batch {
-				out.Body.Events = make([]publishResult, len(acc))
-				for i, a := range acc {
-					out.Body.Events[i] = publishResult{ID: a.ID, Duplicate: a.Duplicate, Deliveries: a.Deliveries}
-				}
-			} else {
-				a := acc[0]
-				out.Body.ID, out.Body.Duplicate, out.Body.Deliveries = a.ID, &a.Duplicate, &a.Deliveries
-			}
-			return out, nil
-		})
+		access.ByPlatform, h.publishEvents)
 	s.describeBody(http.MethodPost, "/v1/platform/events", reflect.TypeFor[publishDoc]())
 
 	Register(s, huma.Operation{OperationID: "listEventTypes", Method: http.MethodGet, Path: "/v1/event-types", Summary: "List event types",
 		Description: "The event catalog: each type's name, data type, description and a JSON example of its data.", Tags: []string{"Events"}},
-		access.SignedIn, func(ctx context.Context, _ *struct{}) (*struct {
-			Body struct {
-				EventTypes []event.Type `json:"eventTypes"`
-			}
-		}, error) {
-			out := &struct {
-				Body struct {
-					EventTypes []event.Type `json:"eventTypes"`
-				}
-			}{}
-			out.Body.EventTypes = event.Types()
-			return out, nil
-		})
+		access.SignedIn, h.listEventTypes)
 
 	viewer := access.Require(access.Developer, access.Viewer)
 	Register(s, huma.Operation{OperationID: "listEvents", Method: http.MethodGet, Path: "/v1/events", Summary: "List events",
 		Description: "The workspace's accepted events, newest first.", Tags: []string{"Events"}},
-		viewer, func(ctx context.Context, in *struct {
-			Name   string    `query:"name" maxLength:"100" doc:"Only events of this type."`
-			Since  time.Time `query:"since" doc:"Only events created at or after this time (RFC 3339)."`
-			Until  time.Time `query:"until" doc:"Only events created at or before this time (RFC 3339)."`
-			Cursor string    `query:"cursor" maxLength:"100" doc:"From the previous page's next."`
-			Limit  int       `query:"limit" minimum:"1" maximum:"100" default:"50"`
-		}) (*eventsOut, error) {
-			evs, next, err := pub.Relays.Events(ctx, access.From(ctx).WorkspaceID, relay.EventQuery{
-				Name: in.Name, Since: in.Since, Until: in.Until, Cursor: in.Cursor, Limit: in.Limit})
-			if errors.Is(err, relay.ErrBadCursor) {
-				return nil, huma.Error422UnprocessableEntity("cursor: invalid", &huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor"})
-			}
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &eventsOut{}
-			out.Body.Events, out.Body.Next = evs, next
-			return out, nil
-		})
+		viewer, h.listEvents)
 
 	Register(s, huma.Operation{OperationID: "getEvent", Method: http.MethodGet, Path: "/v1/events/{id}", Summary: "Get an event",
 		Description: "One event with the exact envelope delivered and its deliveries.", Tags: []string{"Events"}},
-		viewer, func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"26"`
-		}) (*eventOut, error) {
-			e, ds, err := pub.Relays.Event(ctx, access.From(ctx).WorkspaceID, in.ID)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
+		viewer, h.getEvent)
+}
+
+// eventsAPI holds the handlers RegisterEvents adds, with what they use.
+type eventsAPI struct {
+	*Server
+	pub *ingest.Service
+}
+
+type publishEventsIn struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"One event: the same key within 24 h returns the first event's id."`
+	RawBody        []byte
+}
+
+type publishEventsOut struct{ Body publishBody }
+
+func (s *eventsAPI) publishEvents(ctx context.Context, in *publishEventsIn) (*publishEventsOut, error) {
+	var req publishRequest
+	if err := decodeStrict(in.RawBody, &req, ""); err != nil {
+		return nil, err
+	}
+	batch := req.Events != nil
+	var prepared []ingest.Prepared
+	prefix := func(i int) string {
+		if batch {
+			return "events[" + strconv.Itoa(i) + "]."
+		}
+		return ""
+	}
+	if batch {
+		switch {
+		case !req.publishEvent.empty():
+			return nil, huma.Error422UnprocessableEntity("send either one event or events, not both",
+				&huma.ErrorDetail{Location: "body.events", Message: "send either one event or events, not both"})
+		case len(req.Events) == 0:
+			return nil, inputProblem(&input.Error{Field: "events", Reason: "at least one event"})
+		case len(req.Events) > MaxPublishBatch:
+			return nil, inputProblem(&input.Error{Field: "events", Reason: fmt.Sprintf("at most %d events per request", MaxPublishBatch)})
+		case in.IdempotencyKey != "":
+			return nil, huma.Error422UnprocessableEntity("a batch takes idempotencyKey per event, not the Idempotency-Key header")
+		}
+		prepared = make([]ingest.Prepared, len(req.Events))
+		for i, raw := range req.Events {
+			var e publishEvent
+			if err := decodeStrict(raw, &e, prefix(i)); err != nil {
+				return nil, err
 			}
-			out := &eventOut{}
-			out.Body.Event, out.Body.Deliveries = e, ds
-			return out, nil
-		})
+			pin, err := e.input("")
+			if err == nil {
+				prepared[i], err = s.pub.Prepare(pin)
+			}
+			if err != nil {
+				return nil, s.Problem(ctx, withPrefix(prefix(i), err))
+			}
+		}
+	} else {
+		pin, err := req.publishEvent.input(in.IdempotencyKey)
+		if err != nil {
+			return nil, s.Problem(ctx, err)
+		}
+		p, err := s.pub.Prepare(pin)
+		if err != nil {
+			return nil, s.Problem(ctx, err)
+		}
+		prepared = []ingest.Prepared{p}
+	}
+	acc, err := s.pub.Publish(ctx, prepared)
+	var uw *ingest.UnknownWorkspaceError
+	if errors.As(err, &uw) {
+		field := prefix(uw.Index) + "workspaceId"
+		return nil, huma.Error404NotFound(field+": no such workspace", &huma.ErrorDetail{Location: "body." + field, Message: "no such workspace", Value: uw.WorkspaceID})
+	}
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &publishEventsOut{}
+	if batch {
+		out.Body.Events = make([]publishResult, len(acc))
+		for i, a := range acc {
+			out.Body.Events[i] = publishResult{ID: a.ID, Duplicate: a.Duplicate, Deliveries: a.Deliveries}
+		}
+	} else {
+		a := acc[0]
+		out.Body.ID, out.Body.Duplicate, out.Body.Deliveries = a.ID, &a.Duplicate, &a.Deliveries
+	}
+	return out, nil
+}
+
+type listEventTypesResponse struct {
+	EventTypes []event.Type `json:"eventTypes"`
+}
+
+type listEventTypesOut struct{ Body listEventTypesResponse }
+
+func (s *eventsAPI) listEventTypes(ctx context.Context, _ *struct{}) (*listEventTypesOut, error) {
+	out := &listEventTypesOut{}
+	out.Body.EventTypes = event.Types()
+	return out, nil
+}
+
+type listEventsIn struct {
+	Name   string    `query:"name" maxLength:"100" doc:"Only events of this type."`
+	Since  time.Time `query:"since" doc:"Only events created at or after this time (RFC 3339)."`
+	Until  time.Time `query:"until" doc:"Only events created at or before this time (RFC 3339)."`
+	Cursor string    `query:"cursor" maxLength:"100" doc:"The nextCursor of the previous page."`
+	Limit  int       `query:"limit" minimum:"1" maximum:"100" default:"50"`
+}
+
+func (s *eventsAPI) listEvents(ctx context.Context, in *listEventsIn) (*eventsOut, error) {
+	evs, next, err := s.pub.Events(ctx, access.From(ctx).WorkspaceID, ingest.EventQuery{
+		Name: in.Name, Since: in.Since, Until: in.Until, Cursor: in.Cursor, Limit: in.Limit})
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &eventsOut{}
+	out.Body.Events, out.Body.NextCursor = evs, next
+	return out, nil
+}
+
+type getEventIn struct {
+	ID string `path:"id" maxLength:"26"`
+}
+
+func (s *eventsAPI) getEvent(ctx context.Context, in *getEventIn) (*eventOut, error) {
+	e, ds, err := s.pub.Event(ctx, access.From(ctx).WorkspaceID, in.ID)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &eventOut{}
+	out.Body.Event, out.Body.Deliveries = e, ds
+	return out, nil
 }

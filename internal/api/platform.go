@@ -12,34 +12,37 @@ import (
 )
 
 func (s *Server) registerPlatform() {
+	h := &platformAPI{Server: s}
 	Register(s, huma.Operation{OperationID: "createWorkspace", Method: http.MethodPost, Path: "/v1/platform/workspaces",
 		Summary: "Create a workspace with its first Admin", Tags: []string{"Platform"}, DefaultStatus: http.StatusCreated,
 		Description: "For the producer: creates the workspace, seeds its built-in roles and makes the user (created when new) its Admin."},
-		access.ByPlatform, func(ctx context.Context, in *struct {
-			Body struct {
-				Name          string `json:"name" minLength:"1" maxLength:"100"`
-				AdminEmail    string `json:"adminEmail" maxLength:"254"`
-				AdminPassword string `json:"adminPassword" minLength:"8" maxLength:"256"`
-			}
-		}) (*struct{ Body account.Setup }, error) {
-			out, err := s.Accounts.CreateWorkspaceWithAdmin(ctx, in.Body.Name, in.Body.AdminEmail, in.Body.AdminPassword)
-			switch {
-			case errors.Is(err, account.ErrInvalidCredentials):
-				return nil, huma.Error409Conflict("a user with this email exists and the password does not match theirs")
-			case err != nil && !errors.Is(err, context.Canceled) && isValidation(err):
-				return nil, huma.Error422UnprocessableEntity(err.Error())
-			case err != nil:
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{ Body account.Setup }{out}, nil
-		})
+		access.ByPlatform, h.createWorkspace)
 }
 
-// isValidation reports whether err is a plain input problem from a domain check (its text
-// is safe and useful to show) rather than a database or programming error.
-func isValidation(err error) bool {
-	var v interface{ Validation() bool }
-	return errors.As(err, &v) && v.Validation()
+// platformAPI holds the handlers registerPlatform adds, with what they use.
+type platformAPI struct {
+	*Server
+}
+
+type createWorkspaceRequest struct {
+	Name          string `json:"name" minLength:"1" maxLength:"100"`
+	AdminEmail    string `json:"adminEmail" maxLength:"254"`
+	AdminPassword string `json:"adminPassword" minLength:"8" maxLength:"256"`
+}
+
+type createWorkspaceIn struct{ Body createWorkspaceRequest }
+
+type createWorkspaceOut struct{ Body account.Setup }
+
+func (s *platformAPI) createWorkspace(ctx context.Context, in *createWorkspaceIn) (*createWorkspaceOut, error) {
+	out, err := s.Accounts.CreateWorkspaceWithAdmin(ctx, in.Body.Name, in.Body.AdminEmail, in.Body.AdminPassword)
+	switch {
+	case errors.Is(err, account.ErrInvalidCredentials):
+		return nil, huma.Error409Conflict("a user with this email exists and the password does not match theirs")
+	case err != nil:
+		return nil, s.Problem(ctx, err)
+	}
+	return &createWorkspaceOut{out}, nil
 }
 
 // RegisterFoundation adds the routes of the foundation: sessions, me and platform.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +11,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/relaydesk/relaydesk/internal/endpoint"
+	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/input"
+	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/team"
 )
 
 // MalformedJSONType is the problem type of the one answer every route gives to a request
@@ -28,6 +34,96 @@ const DatabaseUnavailableType = "tag:relaydesk.dev,2026:problem:database-unavail
 
 // RetryAfterUnavailable is the Retry-After, in seconds, of a database-unavailable 503.
 const RetryAfterUnavailable = 5
+
+// Problem is the one map from a domain error to an API answer: refused input → 422 naming
+// the field (413 for a size limit), a team refusal → its status, a refusal because of the
+// endpoint service's state → 409, not found → 404, a cursor no list made → 422, the
+// database unreachable → 503 with
+// Retry-After (nothing was stored; send the request again), anything unknown → 500
+// (logged, never echoed).
+func (s *Server) Problem(ctx context.Context, err error) error {
+	var se huma.StatusError
+	var in *input.Error
+	switch {
+	case errors.As(err, &se):
+		return err
+	case errors.As(err, &in):
+		return inputProblem(in)
+	case endpoint.IsConflict(err):
+		return huma.Error409Conflict(err.Error())
+	}
+	if p := teamProblem(err); p != nil {
+		return p
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return huma.Error404NotFound("not found")
+	case errors.Is(err, store.ErrBadCursor):
+		return huma.Error422UnprocessableEntity("cursor is not valid: pass the nextCursor of a previous page",
+			&huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor"})
+	case errors.Is(err, context.Canceled):
+		return huma.NewError(499, "request cancelled")
+	case store.IsUnavailable(err):
+		s.Log.WarnContext(ctx, "database unavailable", "err", err)
+		return huma.ErrorWithHeaders(unavailable(), http.Header{"Retry-After": {strconv.Itoa(RetryAfterUnavailable)}})
+	}
+	s.Log.ErrorContext(ctx, "request failed", "err", err)
+	return huma.Error500InternalServerError("internal error")
+}
+
+// inputProblem is refused input's answer: 422, or 413 when a size limit refused it; with
+// a field, one error at body.<field>.
+func inputProblem(e *input.Error) error {
+	status := http.StatusUnprocessableEntity
+	if errors.Is(e, event.ErrTooLarge) {
+		status = http.StatusRequestEntityTooLarge
+	}
+	if e.Field == "" {
+		return huma.NewError(status, e.Reason)
+	}
+	return huma.NewError(status, e.Error(), &huma.ErrorDetail{Location: "body." + e.Field, Message: e.Reason, Value: e.Value})
+}
+
+// withPrefix places the field of refused input under prefix ("events[2].") for requests
+// that carry several inputs; other errors pass unchanged.
+func withPrefix(prefix string, err error) error {
+	var in *input.Error
+	if prefix == "" || !errors.As(err, &in) {
+		return err
+	}
+	c := *in
+	c.Field = prefix + c.Field
+	return &c
+}
+
+// teamProblem is a team refusal's answer (nil for other errors); a role in use lists its
+// members.
+func teamProblem(err error) error {
+	k, ok := team.KindOf(err)
+	if !ok {
+		return nil
+	}
+	msg := err.Error()
+	switch k {
+	case team.Forbidden:
+		return huma.Error403Forbidden(msg)
+	case team.Conflict:
+		var details []error
+		var te *team.Error
+		if errors.As(err, &te) {
+			for _, m := range te.Members {
+				details = append(details, &huma.ErrorDetail{Message: m.Email, Location: "members", Value: m.UserID})
+			}
+		}
+		return huma.Error409Conflict(msg, details...)
+	case team.NotFound:
+		return huma.Error404NotFound(msg)
+	case team.Gone:
+		return huma.Error410Gone(msg)
+	default:
+		return huma.Error422UnprocessableEntity(msg)
+	}
+}
 
 func unavailable() huma.StatusError {
 	return &huma.ErrorModel{Type: DatabaseUnavailableType, Status: http.StatusServiceUnavailable, Title: "Database unavailable",

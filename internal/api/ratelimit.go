@@ -15,6 +15,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/auth"
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/credential"
 )
 
@@ -48,7 +49,7 @@ type RateLimiter struct {
 	callers  *bucketSet
 	ips      *bucketSet
 	platform *bucketSet // failed platform-token attempts per IP
-	now      func() time.Time
+	now      clock.Clock
 }
 
 // NewRateLimiter prepares the buckets.
@@ -56,7 +57,7 @@ func NewRateLimiter(cfg RateLimits) *RateLimiter {
 	if cfg.MaxTracked <= 0 {
 		cfg.MaxTracked = 10_000
 	}
-	return &RateLimiter{cfg: cfg, now: time.Now,
+	return &RateLimiter{cfg: cfg,
 		callers:  newBucketSet(cfg.MaxTracked, cfg.Rate, cfg.Burst),
 		ips:      newBucketSet(cfg.MaxTracked, cfg.IPRate, cfg.IPBurst),
 		platform: newBucketSet(cfg.MaxTracked, cfg.IPRate, cfg.IPBurst),
@@ -147,18 +148,18 @@ func (l *RateLimiter) LimitIPs(next http.Handler) http.Handler {
 		if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
 			credential.HasKind(strings.TrimSpace(token), credential.PlatformKind) {
 			// Valid platform tokens are exempt; failed ones spend from their own bucket.
-			if wait, ok := l.platform.peek(ip, l.now()); !ok {
+			if wait, ok := l.platform.peek(ip, l.now.Now()); !ok {
 				writeTooMany(w, wait, "too many failed platform-token requests from your address")
 				return
 			}
 			sw := &statusWriter{ResponseWriter: w}
 			next.ServeHTTP(sw, r)
 			if sw.status == http.StatusUnauthorized {
-				l.platform.take(ip, l.now())
+				l.platform.take(ip, l.now.Now())
 			}
 			return
 		}
-		if wait, ok := l.ips.take(ip, l.now()); !ok {
+		if wait, ok := l.ips.take(ip, l.now.Now()); !ok {
 			writeTooMany(w, wait, "too many requests from your address")
 			return
 		}
@@ -209,7 +210,7 @@ func (s *Server) UseRateLimits(l *RateLimiter) {
 		if p.Via == "apikey" {
 			key = "key:" + p.APIKeyID
 		}
-		if wait, ok := l.callers.take(key, l.now()); !ok {
+		if wait, ok := l.callers.take(key, l.now.Now()); !ok {
 			ctx.SetHeader("Retry-After", RetryAfter(wait))
 			_ = huma.WriteErr(s.API, ctx, http.StatusTooManyRequests,
 				fmt.Sprintf("rate limit of %s requests per second exceeded; retry after %s seconds", formatRate(l.cfg.Rate), RetryAfter(wait)))

@@ -10,26 +10,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/relay"
 )
-
-// relayProblem maps the relay service's errors: a definition problem is a 422 naming the
-// field (rename, when given, maps a definition field to the request field behind it).
-func (s *Server) relayProblem(ctx context.Context, err error, rename func(string) string) error {
-	var fe *relay.FieldError
-	if errors.As(err, &fe) {
-		field := fe.Field
-		if rename != nil {
-			field = rename(field)
-		}
-		msg, loc := fe.Reason, "body"
-		if field != "" {
-			msg, loc = field+": "+fe.Reason, "body."+field
-		}
-		return huma.Error422UnprocessableEntity(msg, &huma.ErrorDetail{Location: loc, Message: fe.Reason})
-	}
-	return s.Problem(ctx, err)
-}
 
 // The request bodies of create and patch are decoded by relay.DecodeDefinition (strict, and
 // its errors name the field); these types only describe them in the OpenAPI document.
@@ -106,111 +89,32 @@ type rawJSON struct {
 // RegisterRelays adds Relays (docs/architecture.md §10: relays viewers list and read, editors create, edit,
 // enable and disable, owners delete).
 func (s *Server) RegisterRelays(svc *relay.Service) {
+	h := &relaysAPI{Server: s, svc: svc}
 	tags := []string{"Relays"}
 	viewer, editor, owner := access.Require(access.Relays, access.Viewer), access.Require(access.Relays, access.Editor), access.Require(access.Relays, access.Owner)
 
 	Register(s, huma.Operation{OperationID: "listRelays", Method: http.MethodGet, Path: "/v1/relays", Summary: "List relays",
 		Description: "The workspace's relays, oldest first.", Tags: tags},
-		viewer, func(ctx context.Context, _ *struct{}) (*struct {
-			Body struct {
-				Relays []relay.Relay `json:"relays"`
-			}
-		}, error) {
-			rs, err := svc.List(ctx, access.From(ctx).WorkspaceID)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			out := &struct {
-				Body struct {
-					Relays []relay.Relay `json:"relays"`
-				}
-			}{}
-			out.Body.Relays = rs
-			return out, nil
-		})
+		viewer, h.listRelays)
 
 	Register(s, huma.Operation{OperationID: "createRelay", Method: http.MethodPost, Path: "/v1/relays", Summary: "Create a relay",
 		Description: "Creates a relay, paused: switch it on with POST /v1/relays/{id}/enable. A definition problem is a 422 naming the field.",
 		Tags:        tags, DefaultStatus: http.StatusCreated},
-		editor, func(ctx context.Context, in *rawJSON) (*relayOut, error) {
-			if err := checkJSON(in.RawBody); err != nil {
-				return nil, err
-			}
-			d, err := relay.DecodeDefinition(in.RawBody)
-			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
-			}
-			r, err := svc.Create(ctx, access.From(ctx).WorkspaceID, d)
-			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
-			}
-			return &relayOut{r}, nil
-		})
+		editor, h.createRelay)
 	s.describeBody(http.MethodPost, "/v1/relays", reflect.TypeFor[relayDoc]())
 
 	Register(s, huma.Operation{OperationID: "getRelay", Method: http.MethodGet, Path: "/v1/relays/{id}", Summary: "Get a relay", Tags: tags},
-		viewer, func(ctx context.Context, in *relayID) (*relayOut, error) {
-			r, err := svc.Get(ctx, access.From(ctx).WorkspaceID, in.ID)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			return &relayOut{r}, nil
-		})
+		viewer, h.getRelay)
 
 	Register(s, huma.Operation{OperationID: "updateRelay", Method: http.MethodPatch, Path: "/v1/relays/{id}", Summary: "Edit a relay",
 		Description: "Replaces the fields given (name, description, trigger, conditions, actions); the others are kept. Whether the relay is on does not change.",
 		Tags:        tags},
-		editor, func(ctx context.Context, in *struct {
-			ID      string `path:"id" maxLength:"26" doc:"The relay's id."`
-			RawBody []byte
-		}) (*relayOut, error) {
-			if err := checkJSON(in.RawBody); err != nil {
-				return nil, err
-			}
-			ws := access.From(ctx).WorkspaceID
-			var patch map[string]json.RawMessage
-			if err := json.Unmarshal(in.RawBody, &patch); err != nil || patch == nil {
-				return nil, huma.Error422UnprocessableEntity("the body must be a JSON object", &huma.ErrorDetail{Location: "body", Message: "not a JSON object"})
-			}
-			r, err := svc.Get(ctx, ws, in.ID)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			cur, err := json.Marshal(r.Definition())
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			var merged map[string]json.RawMessage
-			if err := json.Unmarshal(cur, &merged); err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			for k, v := range patch {
-				merged[k] = v // unknown keys are refused by DecodeDefinition, naming them
-			}
-			b, err := json.Marshal(merged)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			d, err := relay.DecodeDefinition(b)
-			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
-			}
-			r, err = svc.Update(ctx, ws, in.ID, d)
-			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
-			}
-			return &relayOut{r}, nil
-		})
+		editor, h.updateRelay)
 	s.describeBody(http.MethodPatch, "/v1/relays/{id}", reflect.TypeFor[relayPatchDoc]())
 
 	Register(s, huma.Operation{OperationID: "deleteRelay", Method: http.MethodDelete, Path: "/v1/relays/{id}", Summary: "Delete a relay",
 		Tags: tags, DefaultStatus: http.StatusNoContent},
-		owner, func(ctx context.Context, in *relayID) (*struct{}, error) {
-			if err := svc.Delete(ctx, access.From(ctx).WorkspaceID, in.ID); err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{}{}, nil
-		})
+		owner, h.deleteRelay)
 
 	for _, on := range []bool{true, false} {
 		id, path, summary := "enableRelay", "/v1/relays/{id}/enable", "Switch a relay on"
@@ -219,48 +123,156 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 		}
 		Register(s, huma.Operation{OperationID: id, Method: http.MethodPost, Path: path, Summary: summary, Tags: tags,
 			Description: "Idempotent: switching a relay to the state it is in changes nothing."},
-			editor, func(ctx context.Context, in *relayID) (*relayOut, error) {
-				r, err := svc.SetEnabled(ctx, access.From(ctx).WorkspaceID, in.ID, on)
-				if err != nil {
-					return nil, s.relayProblem(ctx, err, nil)
-				}
-				return &relayOut{r}, nil
-			})
+			editor, h.setEnabled(on))
 	}
 
 	Register(s, huma.Operation{OperationID: "listRelayTemplates", Method: http.MethodGet, Path: "/v1/relay-templates", Summary: "List relay templates",
 		Description: "Ready-made relays; create one with POST /v1/relays/from-template.", Tags: tags},
-		viewer, func(ctx context.Context, _ *struct{}) (*struct {
-			Body struct {
-				Templates []relay.Template `json:"templates"`
-			}
-		}, error) {
-			out := &struct {
-				Body struct {
-					Templates []relay.Template `json:"templates"`
-				}
-			}{}
-			out.Body.Templates = relay.Templates()
-			return out, nil
-		})
+		viewer, h.listRelayTemplates)
 
 	Register(s, huma.Operation{OperationID: "createRelayFromTemplate", Method: http.MethodPost, Path: "/v1/relays/from-template",
 		Summary: "Create a relay from a template", Tags: tags, DefaultStatus: http.StatusCreated,
 		Description: "Creates a paused relay from a template of GET /v1/relay-templates, sending to endpointId."},
-		editor, func(ctx context.Context, in *struct {
-			Body FromTemplate
-		}) (*relayOut, error) {
-			b := in.Body
-			d, err := relay.FromTemplate(b.TemplateID, b.EndpointID, b.Keyword, b.Timezone)
-			if err != nil {
-				return nil, s.relayProblem(ctx, err, nil)
-			}
-			r, err := svc.Create(ctx, access.From(ctx).WorkspaceID, d)
-			if err != nil {
-				return nil, s.relayProblem(ctx, err, relay.TemplateField)
-			}
-			return &relayOut{r}, nil
-		})
+		editor, h.createRelayFromTemplate)
+}
+
+// setEnabled is the handler of enableRelay (on) or disableRelay.
+func (s *relaysAPI) setEnabled(on bool) func(context.Context, *relayID) (*relayOut, error) {
+	return func(ctx context.Context, in *relayID) (*relayOut, error) {
+		r, err := s.svc.SetEnabled(ctx, access.From(ctx).WorkspaceID, in.ID, on)
+		if err != nil {
+			return nil, s.Problem(ctx, err)
+		}
+		return &relayOut{r}, nil
+	}
+}
+
+// relaysAPI holds the handlers RegisterRelays adds, with what they use.
+type relaysAPI struct {
+	*Server
+	svc *relay.Service
+}
+
+type listRelaysResponse struct {
+	Relays []relay.Relay `json:"relays"`
+}
+
+type listRelaysOut struct{ Body listRelaysResponse }
+
+func (s *relaysAPI) listRelays(ctx context.Context, _ *struct{}) (*listRelaysOut, error) {
+	rs, err := s.svc.List(ctx, access.From(ctx).WorkspaceID)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	out := &listRelaysOut{}
+	out.Body.Relays = rs
+	return out, nil
+}
+
+func (s *relaysAPI) createRelay(ctx context.Context, in *rawJSON) (*relayOut, error) {
+	if err := checkJSON(in.RawBody); err != nil {
+		return nil, err
+	}
+	d, err := relay.DecodeDefinition(in.RawBody)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	r, err := s.svc.Create(ctx, access.From(ctx).WorkspaceID, d)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return &relayOut{r}, nil
+}
+
+func (s *relaysAPI) getRelay(ctx context.Context, in *relayID) (*relayOut, error) {
+	r, err := s.svc.Get(ctx, access.From(ctx).WorkspaceID, in.ID)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return &relayOut{r}, nil
+}
+
+type updateRelayIn struct {
+	ID      string `path:"id" maxLength:"26" doc:"The relay's id."`
+	RawBody []byte
+}
+
+func (s *relaysAPI) updateRelay(ctx context.Context, in *updateRelayIn) (*relayOut, error) {
+	if err := checkJSON(in.RawBody); err != nil {
+		return nil, err
+	}
+	ws := access.From(ctx).WorkspaceID
+	var patch map[string]json.RawMessage
+	if err := json.Unmarshal(in.RawBody, &patch); err != nil || patch == nil {
+		return nil, huma.Error422UnprocessableEntity("the body must be a JSON object", &huma.ErrorDetail{Location: "body", Message: "not a JSON object"})
+	}
+	r, err := s.svc.Get(ctx, ws, in.ID)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	cur, err := json.Marshal(r.Definition())
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	var merged map[string]json.RawMessage
+	if err := json.Unmarshal(cur, &merged); err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	for k, v := range patch {
+		merged[k] = v // unknown keys are refused by DecodeDefinition, naming them
+	}
+	b, err := json.Marshal(merged)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	d, err := relay.DecodeDefinition(b)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	r, err = s.svc.Update(ctx, ws, in.ID, d)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return &relayOut{r}, nil
+}
+
+func (s *relaysAPI) deleteRelay(ctx context.Context, in *relayID) (*struct{}, error) {
+	if err := s.svc.Delete(ctx, access.From(ctx).WorkspaceID, in.ID); err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return &struct{}{}, nil
+}
+
+type listRelayTemplatesResponse struct {
+	Templates []relay.Template `json:"templates"`
+}
+
+type listRelayTemplatesOut struct{ Body listRelayTemplatesResponse }
+
+func (s *relaysAPI) listRelayTemplates(ctx context.Context, _ *struct{}) (*listRelayTemplatesOut, error) {
+	out := &listRelayTemplatesOut{}
+	out.Body.Templates = relay.Templates()
+	return out, nil
+}
+
+type createRelayFromTemplateIn struct{ Body FromTemplate }
+
+func (s *relaysAPI) createRelayFromTemplate(ctx context.Context, in *createRelayFromTemplateIn) (*relayOut, error) {
+	b := in.Body
+	d, err := relay.FromTemplate(b.TemplateID, b.EndpointID, b.Keyword, b.Timezone)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	r, err := s.svc.Create(ctx, access.From(ctx).WorkspaceID, d)
+	if err != nil {
+		// The definition's fields came from the template request's.
+		var in *input.Error
+		if errors.As(err, &in) {
+			err = &input.Error{Field: relay.TemplateField(in.Field), Reason: in.Reason, Value: in.Value, Err: in.Err}
+		}
+		return nil, s.Problem(ctx, err)
+	}
+	return &relayOut{r}, nil
 }
 
 // FromTemplate is the request to create a relay from a template.

@@ -2,8 +2,8 @@ package api
 
 import (
 	"net/http"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/relaydesk/relaydesk/internal/store"
 )
 
 // badText says why a request's path or query cannot be text for the database — a NUL byte
@@ -11,11 +11,8 @@ import (
 // when it is fine. Bodies are JSON, where encoding/json already replaces invalid UTF-8.
 func badText(r *http.Request) string {
 	check := func(what, v string) string {
-		switch {
-		case strings.IndexByte(v, 0) >= 0:
-			return what + " contains a NUL byte"
-		case !utf8.ValidString(v):
-			return what + " is not valid UTF-8"
+		if p := store.TextProblem(v); p != "" {
+			return what + " " + p
 		}
 		return ""
 	}

@@ -9,15 +9,17 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/relaydesk/relaydesk/internal/access"
-	"github.com/relaydesk/relaydesk/internal/apikey"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/zapier"
 )
 
 // MaxSamples is how many recent events GET /v1/zapier/samples/{event} returns.
 const MaxSamples = 3
 
 // RegisterZapier adds the Zapier REST hook routes. GET /v1/me is Zapier's connection test.
-func (s *Server) RegisterZapier(hooks *apikey.Hooks) {
+func (s *Server) RegisterZapier(hooks *zapier.Hooks) {
+	h := &zapierAPI{Server: s, hooks: hooks}
 	editor := access.Require(access.Developer, access.Editor)
 	tags := []string{"Zapier"}
 
@@ -28,68 +30,91 @@ func (s *Server) RegisterZapier(hooks *apikey.Hooks) {
 			"The hook belongs to the calling member and delivers only while they keep developer ≥ editor. " +
 			"targetUrl must pass the same address rules as endpoints.",
 		Tags: tags, DefaultStatus: http.StatusCreated},
-		editor, func(ctx context.Context, in *struct {
-			Body struct {
-				TargetURL string `json:"targetUrl" minLength:"1" maxLength:"2048" doc:"Where deliveries go (Zapier's hook URL)."`
-				Event     string `json:"event" minLength:"1" maxLength:"100" doc:"Event name from the catalog, e.g. MessageReceived."`
-			}
-		}) (*struct{ Body apikey.Hook }, error) {
-			p := access.From(ctx)
-			h, err := hooks.Subscribe(ctx, p.WorkspaceID, p.UserID, p.APIKeyID, in.Body.TargetURL, in.Body.Event)
-			if err != nil {
-				if isValidation(err) {
-					return nil, huma.Error422UnprocessableEntity(err.Error())
-				}
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{ Body apikey.Hook }{h}, nil
-		})
+		editor, h.subscribeZapierHook)
 
 	Register(s, huma.Operation{OperationID: "listZapierHooks", Method: http.MethodGet, Path: "/v1/zapier/hooks",
 		Summary: "List REST hooks", Description: "Your hooks; a developer owner sees every member's.", Tags: tags},
-		editor, func(ctx context.Context, _ *struct{}) (*struct{ Body []apikey.Hook }, error) {
-			p := access.From(ctx)
-			hs, err := hooks.List(ctx, p.WorkspaceID, ownerScope(p))
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			return &struct{ Body []apikey.Hook }{hs}, nil
-		})
+		editor, h.listZapierHooks)
 
 	Register(s, huma.Operation{OperationID: "unsubscribeZapierHook", Method: http.MethodDelete, Path: "/v1/zapier/hooks/{id}",
 		Summary: "Unsubscribe a REST hook", Description: "Zapier calls this when the Zap is turned off. Editors remove their own hooks; a developer owner any member's.",
 		Tags: tags, DefaultStatus: http.StatusNoContent},
-		editor, func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"40"`
-		}) (*struct{}, error) {
-			p := access.From(ctx)
-			if err := hooks.Unsubscribe(ctx, p.WorkspaceID, in.ID, ownerScope(p)); err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			return nil, nil
-		})
+		editor, h.unsubscribeZapierHook)
 
 	Register(s, huma.Operation{OperationID: "zapierSamples", Method: http.MethodGet, Path: "/v1/zapier/samples/{event}",
 		Summary: "Sample events for a trigger",
 		Description: "Up to 3 recent events of that name in the workspace, newest first, exactly as a hook receives them; " +
 			"the catalog's example when there are none yet. Zapier shows them when a Zap is set up.",
 		Tags: tags},
-		access.Require(access.Developer, access.Viewer), func(ctx context.Context, in *struct {
-			Event string `path:"event" maxLength:"100"`
-		}) (*struct{ Body []json.RawMessage }, error) {
-			p := access.From(ctx)
-			t, ok := event.Lookup(in.Event)
-			if !ok {
-				return nil, huma.Error404NotFound("no event named " + in.Event + " in the catalog")
-			}
-			out, err := hooks.RecentEvents(ctx, p.WorkspaceID, t.Name, MaxSamples)
-			if err != nil {
-				return nil, s.Problem(ctx, err)
-			}
-			if len(out) == 0 {
-				env := event.Envelope{ID: event.NewID(), Name: t.Name, WorkspaceID: p.WorkspaceID, CreatedAt: time.Now(), DataType: t.DataType, Data: t.Example}
-				out = append(out, event.Encode(env))
-			}
-			return &struct{ Body []json.RawMessage }{out}, nil
-		})
+		access.Require(access.Developer, access.Viewer), h.zapierSamples)
+}
+
+// zapierAPI holds the handlers RegisterZapier adds, with what they use.
+type zapierAPI struct {
+	*Server
+	hooks *zapier.Hooks
+}
+
+type subscribeZapierHookRequest struct {
+	TargetURL string `json:"targetUrl" minLength:"1" maxLength:"2048" doc:"Where deliveries go (Zapier's hook URL)."`
+	Event     string `json:"event" minLength:"1" maxLength:"100" doc:"Event name from the catalog, e.g. MessageReceived."`
+}
+
+type subscribeZapierHookIn struct{ Body subscribeZapierHookRequest }
+
+type subscribeZapierHookOut struct{ Body zapier.Hook }
+
+func (s *zapierAPI) subscribeZapierHook(ctx context.Context, in *subscribeZapierHookIn) (*subscribeZapierHookOut, error) {
+	p := access.From(ctx)
+	h, err := s.hooks.Subscribe(ctx, p.WorkspaceID, p.UserID, p.APIKeyID, in.Body.TargetURL, in.Body.Event)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return &subscribeZapierHookOut{h}, nil
+}
+
+type listZapierHooksOut struct{ Body []zapier.Hook }
+
+func (s *zapierAPI) listZapierHooks(ctx context.Context, _ *struct{}) (*listZapierHooksOut, error) {
+	p := access.From(ctx)
+	hs, err := s.hooks.List(ctx, p.WorkspaceID, ownerScope(p))
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return &listZapierHooksOut{hs}, nil
+}
+
+type unsubscribeZapierHookIn struct {
+	ID string `path:"id" maxLength:"40"`
+}
+
+func (s *zapierAPI) unsubscribeZapierHook(ctx context.Context, in *unsubscribeZapierHookIn) (*struct{}, error) {
+	p := access.From(ctx)
+	if err := s.hooks.Unsubscribe(ctx, p.WorkspaceID, in.ID, ownerScope(p)); err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	return nil, nil
+}
+
+type zapierSamplesIn struct {
+	Event string `path:"event" maxLength:"100"`
+}
+
+type zapierSamplesOut struct{ Body []json.RawMessage }
+
+func (s *zapierAPI) zapierSamples(ctx context.Context, in *zapierSamplesIn) (*zapierSamplesOut, error) {
+	p := access.From(ctx)
+	t, ok := event.Lookup(in.Event)
+	if !ok {
+		return nil, huma.Error404NotFound("no event named " + in.Event + " in the catalog")
+	}
+	out, err := s.hooks.RecentEvents(ctx, p.WorkspaceID, t.Name, MaxSamples)
+	if err != nil {
+		return nil, s.Problem(ctx, err)
+	}
+	if len(out) == 0 {
+		env := event.Envelope{ID: store.NewID(), Name: t.Name, WorkspaceID: p.WorkspaceID, CreatedAt: time.Now(), DataType: t.DataType, Data: t.Example}
+		out = append(out, event.Encode(env))
+	}
+	return &zapierSamplesOut{out}, nil
 }

@@ -17,8 +17,11 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/credential"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/zapier"
 )
 
 // Kind prefixes API keys.
@@ -45,40 +48,25 @@ type Key struct {
 // Expired reports whether the key has passed its expiry at now.
 func (k Key) Expired(now time.Time) bool { return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) }
 
-// InvalidError is bad input; its message is safe to show.
-type InvalidError struct{ Msg string }
-
-func (e *InvalidError) Error() string { return e.Msg }
-
-// Validation marks the error as the caller's input problem (the API answers 422).
-func (e *InvalidError) Validation() bool { return true }
-
 // Service stores API keys and resolves presented ones. It implements auth.KeyResolver.
 type Service struct {
 	DB *store.DB
 	// Now is the clock (tests); nil means time.Now.
-	Now func() time.Time
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+	Now clock.Clock
 }
 
 // CheckName validates a key's name and returns it trimmed.
 func CheckName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return "", &InvalidError{"a name is required, e.g. the script or Zap that will use the key"}
+		return "", &input.Error{Reason: "a name is required, e.g. the script or Zap that will use the key"}
 	}
 	if utf8.RuneCountInString(name) > MaxNameLen {
-		return "", &InvalidError{"the name must be at most 100 characters"}
+		return "", &input.Error{Reason: "the name must be at most 100 characters"}
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {
-			return "", &InvalidError{"the name must not contain control characters"}
+			return "", &input.Error{Reason: "the name must not contain control characters"}
 		}
 	}
 	return name, nil
@@ -91,10 +79,10 @@ func (s *Service) Create(ctx context.Context, workspaceID, userID, name string, 
 	if err != nil {
 		return Key{}, "", err
 	}
-	now := s.now().UTC()
+	now := s.Now.Now().UTC()
 	if expiresAt != nil {
 		if !expiresAt.After(now) {
-			return Key{}, "", &InvalidError{"the expiry must be in the future"}
+			return Key{}, "", &input.Error{Reason: "the expiry must be in the future"}
 		}
 		t := expiresAt.UTC().Truncate(time.Microsecond)
 		expiresAt = &t
@@ -108,7 +96,7 @@ func (s *Service) Create(ctx context.Context, workspaceID, userID, name string, 
 			return err
 		}
 		if n >= MaxKeysPerMember {
-			return &InvalidError{"you have too many API keys in this workspace; revoke some first"}
+			return &input.Error{Reason: "you have too many API keys in this workspace; revoke some first"}
 		}
 		if err := tx.QueryRow(ctx, `SELECT email FROM users WHERE id = ?`, userID).Scan(&k.OwnerEmail); err != nil {
 			return err
@@ -183,14 +171,20 @@ func (s *Service) List(ctx context.Context, workspaceID, userID string) ([]Key, 
 
 // Get returns one live key of the workspace; with userID set, only if it is that member's.
 func (s *Service) Get(ctx context.Context, workspaceID, id, userID string) (Key, error) {
-	q := `SELECT ` + keyColumns + ` FROM api_keys k JOIN users u ON u.id = k.user_id
+	return liveKey(ctx, s.DB, workspaceID, id, userID)
+}
+
+// liveKey reads one unrevoked key of the workspace (with userID set, only that member's);
+// store.ErrNotFound when there is none.
+func liveKey(ctx context.Context, q store.Querier, workspaceID, id, userID string) (Key, error) {
+	query := `SELECT ` + keyColumns + ` FROM api_keys k JOIN users u ON u.id = k.user_id
 		WHERE k.workspace_id = ? AND k.id = ? AND k.revoked_at IS NULL`
 	args := []any{workspaceID, id}
 	if userID != "" {
-		q += ` AND k.user_id = ?`
+		query += ` AND k.user_id = ?`
 		args = append(args, userID)
 	}
-	k, err := scanKey(s.DB.QueryRow(ctx, q, args...))
+	k, err := scanKey(q.QueryRow(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, store.ErrNotFound
 	}
@@ -204,28 +198,18 @@ func (s *Service) Get(ctx context.Context, workspaceID, id, userID string) (Key,
 func (s *Service) Revoke(ctx context.Context, workspaceID, id, userID string) (Key, error) {
 	var k Key
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		q := `SELECT ` + keyColumns + ` FROM api_keys k JOIN users u ON u.id = k.user_id
-			WHERE k.workspace_id = ? AND k.id = ? AND k.revoked_at IS NULL`
-		args := []any{workspaceID, id}
-		if userID != "" {
-			q += ` AND k.user_id = ?`
-			args = append(args, userID)
-		}
 		var err error
-		if k, err = scanKey(tx.QueryRow(ctx, q, args...)); errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		} else if err != nil {
+		if k, err = liveKey(ctx, tx, workspaceID, id, userID); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ?`,
-			store.Micros(s.now()), id, workspaceID); err != nil {
+			store.Micros(s.Now.Now()), id, workspaceID); err != nil {
 			return err
 		}
-		res, err := tx.Exec(ctx, `DELETE FROM zapier_hooks WHERE workspace_id = ? AND api_key_id = ?`, workspaceID, id)
+		hooks, err := zapier.RemoveForKey(ctx, tx, workspaceID, id)
 		if err != nil {
 			return err
 		}
-		hooks, _ := res.RowsAffected()
 		return audit.Record(ctx, tx, workspaceID, "apikey.revoke", "api_key", id,
 			map[string]any{"name": k.Name, "prefix": k.Prefix, "owner": k.OwnerEmail, "hooksRemoved": hooks})
 	})
@@ -264,7 +248,7 @@ func (s *Service) Resolve(ctx context.Context, token string) (*access.Principal,
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Now.Now()
 	switch {
 	case !credential.Matches(token, hash), revoked.Valid:
 		return nil, ErrInvalid
@@ -285,4 +269,14 @@ func (s *Service) Resolve(ctx context.Context, token string) (*access.Principal,
 	}
 	return &access.Principal{UserID: user, Email: email, WorkspaceID: ws, RoleID: roleID, RoleName: roleName,
 		Levels: ls, Via: "apikey", APIKeyID: id}, nil
+}
+
+// RevokeMember revokes, in tx, the API keys of a member who is being removed from the
+// workspace (kept for the record) and deletes their Zapier hooks.
+func RevokeMember(ctx context.Context, tx *store.Tx, workspaceID, userID string, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND user_id = ? AND revoked_at IS NULL`,
+		store.Micros(now), workspaceID, userID); err != nil {
+		return err
+	}
+	return zapier.RemoveForMember(ctx, tx, workspaceID, userID)
 }

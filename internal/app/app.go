@@ -28,11 +28,13 @@ import (
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/health"
+	"github.com/relaydesk/relaydesk/internal/ingest"
 	"github.com/relaydesk/relaydesk/internal/notify"
 	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/team"
 	"github.com/relaydesk/relaydesk/internal/web"
+	"github.com/relaydesk/relaydesk/internal/zapier"
 )
 
 // App is a running relaydesk.
@@ -52,16 +54,16 @@ type App struct {
 	Team *team.Service
 	// APIKeys resolves rdk_ keys for Auth; Hooks are Zapier's REST hooks (issue 8).
 	APIKeys     *apikey.Service
-	Hooks       *apikey.Hooks
+	Hooks       *zapier.Hooks
 	RateLimiter *api.RateLimiter
 	// Endpoints is Developer Tools: endpoints and the signing secret (delivery.Targets).
 	Endpoints *endpoint.Service
 	// Deliveries is the delivery engine (its River client inserts jobs in every role and
 	// works them in roles all and worker).
 	Deliveries *delivery.Service
-	// Relays and the producer API's Publisher: events in, matched to relays (issue 6).
-	Relays    *relay.Service
-	Publisher *relay.Publisher
+	// Relays, and Ingest: events in, matched to relays and Zapier hooks (issue 6).
+	Relays *relay.Service
+	Ingest *ingest.Service
 	// Health and Notify: endpoint health on Developer Tools, notifications of failing,
 	// disabled and recovered endpoints (issue 11).
 	Health *health.Service
@@ -156,7 +158,7 @@ func (a *App) build(ctx context.Context) error {
 	// API keys (acting as their member), Zapier REST hooks, the API docs page (issue 8).
 	a.APIKeys = &apikey.Service{DB: a.DB}
 	a.Auth.Keys = append(a.Auth.Keys, a.APIKeys)
-	a.Hooks = &apikey.Hooks{DB: a.DB, Policy: policy}
+	a.Hooks = &zapier.Hooks{DB: a.DB, Policy: policy}
 	a.API.RegisterAPIKeys(a.APIKeys)
 	a.API.RegisterZapier(a.Hooks)
 	a.Web.RegisterAPIKeys(a.APIKeys, a.Hooks)
@@ -170,15 +172,14 @@ func (a *App) build(ctx context.Context) error {
 
 	// Relays, the producer API and the event log (issue 6).
 	a.Relays = &relay.Service{DB: a.DB}
-	a.Publisher = &relay.Publisher{DB: a.DB, Relays: a.Relays, Deliveries: a.Deliveries}
-	// Zapier hooks: the producer adds the hooks subscribed to each event to its targets, and
-	// the engine resolves hook ids (hook_…) to their URL and the workspace's secret (issue 8).
-	a.Publisher.Deliveries = apikey.WithHooks{Next: a.Deliveries, Hooks: a.Hooks}
-	a.Deliveries.Targets = apikey.Targets{Endpoints: a.Endpoints, Hooks: a.Hooks, Secrets: a.Endpoints}
+	// Zapier hooks: ingest adds the hooks subscribed to each event to its targets, and the
+	// engine resolves hook ids (hook_…) to their URL and the workspace's secret (issue 8).
+	a.Ingest = &ingest.Service{DB: a.DB, Relays: a.Relays, Hooks: a.Hooks, Deliveries: a.Deliveries}
+	a.Deliveries.Targets = zapier.Targets{Endpoints: a.Endpoints, Hooks: a.Hooks, Secrets: a.Endpoints}
 	a.API.RegisterRelays(a.Relays)
-	a.API.RegisterEvents(a.Publisher)
+	a.API.RegisterEvents(a.Ingest)
 	a.Web.RegisterRelays(a.Relays, web.RelayHealth{Health: a.Health, Endpoints: a.Endpoints})
-	a.Web.RegisterEvents(a.Relays, a.Deliveries)
+	a.Web.RegisterEvents(a.Relays, a.Ingest, a.Deliveries)
 
 	a.ops("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	a.ops("/readyz", a.ready)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/relaydesk/relaydesk/internal/store"
 )
@@ -307,7 +306,7 @@ func insertAttempts(ctx context.Context, tx *store.Tx, outs []outcome, worker st
 				errText = o.lastError
 			}
 			args = append(args, store.NewID(), o.c.ID, o.c.WorkspaceID, o.c.EndpointID, o.number, store.Micros(o.started), res.Duration.Microseconds(),
-				string(reqH), res.Status, string(respH), validUTF8(res.ResponseBody), errText, worker)
+				string(reqH), res.Status, string(respH), store.Text(string(res.ResponseBody)), errText, worker)
 		}
 		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
 			return err
@@ -348,15 +347,5 @@ func attemptError(err error) string {
 	if len(msg) > 1000 {
 		msg = msg[:1000]
 	}
-	return strings.ToValidUTF8(msg, "\uFFFD")
-}
-
-// validUTF8 makes a response body storable as TEXT on both engines (PostgreSQL refuses NUL
-// and invalid UTF-8).
-func validUTF8(b []byte) string {
-	s := string(b)
-	if !utf8.Valid(b) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+	return store.Text(msg)
 }

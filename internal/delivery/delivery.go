@@ -28,6 +28,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/webhook"
 )
@@ -143,7 +144,7 @@ type Service struct {
 	Sender  *Sender
 	Log     *slog.Logger
 	// Now and Rand are the clock and the jitter source (tests replace them).
-	Now  func() time.Time
+	Now  clock.Clock
 	Rand func() float64
 	// Lease is how long a claim holds without renewal (Options.Lease).
 	Lease time.Duration
@@ -163,12 +164,7 @@ type Service struct {
 
 var errNoTargets = errors.New("delivery: no Targets wired")
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return s.Now.Now() }
 
 func (s *Service) rand() float64 {
 	if s.Rand != nil {

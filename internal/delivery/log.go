@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +17,7 @@ import (
 
 // Errors of the attempt-log operations.
 var (
-	ErrBadCursor = errors.New("invalid cursor")
-	ErrInFlight  = errors.New("an attempt of this delivery is in progress")
+	ErrInFlight = errors.New("an attempt of this delivery is in progress")
 )
 
 // NotDeliverableError says why a delivery cannot be retried now.
@@ -46,19 +44,8 @@ type Page struct {
 	Next       string // cursor of the next page; empty on the last
 }
 
-const cursorPrefix = "d1:"
-
-func encodeCursor(id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + id))
-}
-
-func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || !strings.HasPrefix(string(b), cursorPrefix) || len(b) != len(cursorPrefix)+26 {
-		return "", ErrBadCursor
-	}
-	return string(b[len(cursorPrefix):]), nil
-}
+// cursorKind names the delivery log in its cursors (store.Cursor).
+const cursorKind = "d"
 
 // List returns a page of the workspace's deliveries, newest first.
 func (s *Service) List(ctx context.Context, workspaceID string, p ListParams) (Page, error) {
@@ -74,7 +61,7 @@ func (s *Service) List(ctx context.Context, workspaceID string, p ListParams) (P
 		args = append(args, v)
 	}
 	if p.Cursor != "" {
-		id, err := decodeCursor(p.Cursor)
+		id, err := store.CursorID(cursorKind, p.Cursor)
 		if err != nil {
 			return Page{}, err
 		}
@@ -114,7 +101,7 @@ func (s *Service) List(ctx context.Context, workspaceID string, p ListParams) (P
 	}
 	if len(out.Deliveries) > p.Limit {
 		out.Deliveries = out.Deliveries[:p.Limit]
-		out.Next = encodeCursor(out.Deliveries[p.Limit-1].ID)
+		out.Next = store.Cursor(cursorKind, out.Deliveries[p.Limit-1].ID)
 	}
 	return out, nil
 }

@@ -20,8 +20,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/egress"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -66,16 +68,6 @@ type Endpoint struct {
 	UpdatedAt    time.Time `json:"updatedAt"`
 }
 
-// InvalidError is a refused input, naming the field (as the API reports it: "url",
-// "description") and saying what to fix.
-type InvalidError struct {
-	Field string
-	Msg   string
-	Value any
-}
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Msg }
-
 // Errors the API and pages map to their own answers.
 var (
 	ErrLimit        = fmt.Errorf("a workspace can have at most %d endpoints; delete one first", MaxPerWorkspace)
@@ -83,6 +75,18 @@ var (
 	ErrNoSecret     = errors.New("this workspace has no signing secret yet; generate one first")
 	ErrConflict     = errors.New("the signing secret changed while rotating; try again")
 )
+
+// IsConflict reports whether err is a refusal because of the workspace's current state (a
+// limit reached, a secret or key pair that exists or does not, a concurrent rotation): the
+// API answers 409 and the pages show the message.
+func IsConflict(err error) bool {
+	for _, c := range []error{ErrLimit, ErrSecretExists, ErrConflict, ErrKeyExists, ErrNoKey, ErrKeyConflict} {
+		if errors.Is(err, c) {
+			return true
+		}
+	}
+	return false
+}
 
 // Service is endpoints and the signing secret of every workspace.
 type Service struct {
@@ -93,8 +97,8 @@ type Service struct {
 	// change itself (see Target). Zero means DefaultCacheTTL.
 	CacheTTL time.Duration
 
-	policy atomic.Pointer[egress.Policy]    // save-time URL checks; see SetPolicy
-	clock  atomic.Pointer[func() time.Time] // nil: time.Now; see SetClock
+	policy atomic.Pointer[egress.Policy] // save-time URL checks; see SetPolicy
+	clock  atomic.Pointer[clock.Clock]   // nil: the wall clock; see SetClock
 	sealer *sealer
 	cache  targetCache
 	// Queue lets an endpoint's waiting deliveries go when it stops delivering in order;
@@ -130,7 +134,7 @@ func (s *Service) SetPolicy(p egress.Policy) {
 
 // SetClock replaces the clock (tests move through grace windows with it); nil restores
 // time.Now. It also dates test events and their webhook-timestamp.
-func (s *Service) SetClock(now func() time.Time) {
+func (s *Service) SetClock(now clock.Clock) {
 	if now == nil {
 		s.clock.Store(nil)
 		return
@@ -138,11 +142,13 @@ func (s *Service) SetClock(now func() time.Time) {
 	s.clock.Store(&now)
 }
 
+// now reads the clock through an atomic pointer: tests swap it while workers run.
 func (s *Service) now() time.Time {
-	if f := s.clock.Load(); f != nil {
-		return (*f)()
+	var c clock.Clock
+	if p := s.clock.Load(); p != nil {
+		c = *p
 	}
-	return time.Now()
+	return c.Now()
 }
 
 // Input is what a member sets on an endpoint.
@@ -170,12 +176,12 @@ func checkOrdering(o string) (string, error) {
 	case OrderingFIFO:
 		return o, nil
 	}
-	return "", &InvalidError{Field: "ordering", Msg: `ordering must be "none" or "fifo"`, Value: o}
+	return "", &input.Error{Field: "ordering", Reason: `ordering must be "none" or "fifo"`, Value: o}
 }
 
 func checkRate(n int) error {
 	if n < 0 || n > MaxRate {
-		return &InvalidError{Field: "maxPerSecond", Msg: fmt.Sprintf("maxPerSecond must be between 0 (no limit) and %d", MaxRate), Value: n}
+		return &input.Error{Field: "maxPerSecond", Reason: fmt.Sprintf("maxPerSecond must be between 0 (no limit) and %d", MaxRate), Value: n}
 	}
 	return nil
 }
@@ -198,7 +204,7 @@ func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 			if p := s.policy.Load(); !p.AllowPrivate && (errors.Is(err, egress.ErrBlocked) || strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), "http://")) {
 				msg += PrivateHint
 			}
-			return "", &InvalidError{Field: "url", Msg: msg, Value: v}
+			return "", &input.Error{Field: "url", Reason: msg, Value: v}
 		}
 		return "", err
 	}
@@ -208,15 +214,15 @@ func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 func checkDescription(d string) (string, error) {
 	d = strings.TrimSpace(d)
 	if !utf8.ValidString(d) {
-		return "", &InvalidError{Field: "description", Msg: "the description is not valid UTF-8 text"}
+		return "", &input.Error{Field: "description", Reason: "the description is not valid UTF-8 text"}
 	}
 	for _, r := range d {
 		if r < ' ' || r == 0x7f {
-			return "", &InvalidError{Field: "description", Msg: "the description must not contain control characters (line breaks, tabs, NUL)"}
+			return "", &input.Error{Field: "description", Reason: "the description must not contain control characters (line breaks, tabs, NUL)"}
 		}
 	}
 	if n := utf8.RuneCountInString(d); n > MaxDescription {
-		return "", &InvalidError{Field: "description", Msg: fmt.Sprintf("the description is %d characters long; the limit is %d", n, MaxDescription)}
+		return "", &input.Error{Field: "description", Reason: fmt.Sprintf("the description is %d characters long; the limit is %d", n, MaxDescription)}
 	}
 	return d, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/audit"
 	"github.com/relaydesk/relaydesk/internal/egress"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
 	"github.com/relaydesk/relaydesk/webhook"
@@ -232,7 +233,7 @@ func TestGraceBoundsAndConcurrentRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, g := range []time.Duration{-time.Second, MaxGrace + time.Second} {
-			var inv *InvalidError
+			var inv *input.Error
 			if _, _, err := svc.RotateSecret(ctx, ws, g); !errors.As(err, &inv) || inv.Field != "graceSeconds" {
 				t.Fatalf("grace %s: %v", g, err)
 			}

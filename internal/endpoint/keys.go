@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
@@ -145,9 +144,8 @@ func (s *Service) GenerateKey(ctx context.Context, workspaceID string) (KeyInfo,
 // unpublished at once; with grace > 0 (at most MaxGrace) deliveries carry v1a signatures for
 // both and the JWKS document lists both until the window ends.
 func (s *Service) RotateKey(ctx context.Context, workspaceID string, grace time.Duration) (KeyInfo, error) {
-	if grace < 0 || grace > MaxGrace {
-		return KeyInfo{}, &InvalidError{Field: "graceSeconds",
-			Msg: fmt.Sprintf("the grace period must be between 0 and %d seconds (24 hours)", int(MaxGrace/time.Second)), Value: int64(grace / time.Second)}
+	if err := checkGrace(grace); err != nil {
+		return KeyInfo{}, err
 	}
 	k, err := webhook.NewSigningKey()
 	if err != nil {

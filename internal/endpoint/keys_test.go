@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
 	"github.com/relaydesk/relaydesk/webhook"
@@ -129,7 +130,7 @@ func TestSigningKeyLifecycle(t *testing.T) {
 			t.Fatalf("published after a no-grace rotation: %v", keys)
 		}
 		for _, g := range []time.Duration{-time.Second, MaxGrace + time.Second} {
-			var inv *InvalidError
+			var inv *input.Error
 			if _, err := svc.RotateKey(ctx, ws, g); !errors.As(err, &inv) || inv.Field != "graceSeconds" {
 				t.Fatalf("grace %s: %v", g, err)
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/webhook"
 )
@@ -206,9 +207,8 @@ func (s *Service) RevealSecret(ctx context.Context, workspaceID string) (webhook
 // stops signing at once; with grace > 0 (at most MaxGrace) deliveries carry signatures for
 // both until the window ends. A previous secret still in an earlier window is dropped.
 func (s *Service) RotateSecret(ctx context.Context, workspaceID string, grace time.Duration) (webhook.Secret, SecretInfo, error) {
-	if grace < 0 || grace > MaxGrace {
-		return webhook.Secret{}, SecretInfo{}, &InvalidError{Field: "graceSeconds",
-			Msg: fmt.Sprintf("the grace period must be between 0 and %d seconds (24 hours)", int(MaxGrace/time.Second)), Value: int64(grace / time.Second)}
+	if err := checkGrace(grace); err != nil {
+		return webhook.Secret{}, SecretInfo{}, err
 	}
 	sec, err := webhook.NewSecret()
 	if err != nil {
@@ -287,4 +287,13 @@ func (s *Service) loadSecrets(ctx context.Context, workspaceID string) (cachedSe
 		c.previousUntil = store.Time(r.previousExpires.Int64)
 	}
 	return c, nil
+}
+
+// checkGrace refuses a rotation grace window outside 0…MaxGrace (secret and key pair alike).
+func checkGrace(grace time.Duration) error {
+	if grace < 0 || grace > MaxGrace {
+		return &input.Error{Field: "graceSeconds",
+			Reason: fmt.Sprintf("the grace period must be between 0 and %d seconds (24 hours)", int(MaxGrace/time.Second)), Value: int64(grace / time.Second)}
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -47,7 +46,7 @@ func (s *Service) TestSend(ctx context.Context, workspaceID, endpointID string) 
 	if len(secrets) == 0 {
 		return TestResult{}, ErrNoSecret
 	}
-	env := event.Envelope{ID: event.NewID(), Name: event.TestEvent, WorkspaceID: workspaceID, CreatedAt: now,
+	env := event.Envelope{ID: store.NewID(), Name: event.TestEvent, WorkspaceID: workspaceID, CreatedAt: now,
 		DataType: event.DataTypeTestEvent, Data: []byte(event.TestEventData)}
 	res := s.Sender.Send(ctx, delivery.Request{URL: e.URL, EventID: env.ID, EventName: env.Name,
 		DeliveryID: "test_" + store.NewID(), Attempt: 1, Body: event.Encode(env), Secrets: secrets, Keys: cs.activeKeys(now), Now: now})
@@ -66,7 +65,7 @@ func excerpt(b []byte) string {
 			b = b[:len(b)-1]
 		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	return store.Text(string(b))
 }
 
 // describeSendError words a transport failure for the person who pressed the button.

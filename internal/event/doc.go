@@ -3,7 +3,7 @@
 // Event envelope that is signed and delivered (docs/architecture.md §2).
 //
 // It is pure: no store, no network. The producer API calls ValidateEvent on
-// every published event, builds an Envelope with NewID, and stores the bytes
+// every published event, builds an Envelope with store.NewID, and stores the bytes
 // of Encode, which are then sent identically on every attempt.
 //
 // Adding an event type means adding a file to this package that calls

@@ -1,13 +1,9 @@
 package event
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"sync"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 )
 
 // Envelope is the Event object a receiver gets (docs/architecture.md §2). Encode produces
@@ -17,7 +13,7 @@ import (
 //	 "workspaceId":"01K6N5WEYHS5N0796…","createdAt":"2025-11-19T14:28:39.459465Z",
 //	 "dataType":"Message","data":{…}}
 type Envelope struct {
-	ID          string    // a ULID from NewID
+	ID          string    // a ULID from store.NewID
 	Name        string    // catalog name, e.g. MessageReceived
 	WorkspaceID string    //
 	CreatedAt   time.Time // encoded in UTC with exactly 6 fractional digits
@@ -104,34 +100,4 @@ func (e *Envelope) UnmarshalJSON(b []byte) error {
 	*e = Envelope{ID: w.ID, Name: w.Name, WorkspaceID: w.WorkspaceID, CreatedAt: w.CreatedAt,
 		DataType: w.DataType, Data: w.Data}
 	return nil
-}
-
-var ids struct {
-	sync.Mutex
-	entropy *ulid.MonotonicEntropy
-	lastMS  uint64
-}
-
-// NewID returns a new ULID string. IDs from one process are strictly
-// increasing, even when called concurrently within one millisecond or when
-// the wall clock steps back (the previous millisecond is reused).
-func NewID() string {
-	ids.Lock()
-	defer ids.Unlock()
-	if ids.entropy == nil {
-		ids.entropy = ulid.Monotonic(rand.Reader, 0)
-	}
-	ms := ulid.Timestamp(time.Now())
-	if ms < ids.lastMS {
-		ms = ids.lastMS
-	}
-	id, err := ulid.New(ms, ids.entropy)
-	if err != nil {
-		// Entropy overflow within one millisecond (2^48 ids): move on to
-		// the next millisecond, which resets the entropy.
-		ms++
-		id = ulid.MustNew(ms, ids.entropy)
-	}
-	ids.lastMS = ms
-	return id.String()
 }

@@ -105,7 +105,7 @@ func (m *Message) AppendJSON(dst []byte) []byte {
 func (m Message) MarshalJSON() ([]byte, error) { return m.AppendJSON(nil), nil }
 
 // ParseMessage strictly decodes and validates Message data as
-// MessageReceived carries it. Errors are *ValidationError ("data.…").
+// MessageReceived carries it. Errors are *input.Error ("data.…").
 func ParseMessage(data []byte) (Message, error) {
 	v, err := ValidateEvent(MessageReceived, data)
 	if err != nil {

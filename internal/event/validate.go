@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/relaydesk/relaydesk/internal/input"
 )
 
 // Limits of what the producer may publish.
@@ -60,26 +62,14 @@ func CheckTime(t time.Time) string {
 	return ""
 }
 
-// ErrTooLarge is wrapped by the ValidationError of data (or an envelope) over
+// ErrTooLarge is wrapped by the *input.Error of data (or an envelope) over
 // the size limit; the producer API answers 413 for it, 422 for the others.
 var ErrTooLarge = errors.New("event too large")
 
-// ValidationError says which field of a published event is wrong and why.
-// Field is a path: "name", "data", "data.to[1]", "data.media[0].url",
-// "context.isNewConversation".
-type ValidationError struct {
-	Field  string
-	Reason string
-	Err    error // ErrTooLarge for size violations, else nil
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrTooLarge for size violations.
-func (e *ValidationError) Unwrap() error { return e.Err }
-
+// fieldErr refuses a field of a published event; field is a path: "name", "data",
+// "data.to[1]", "data.media[0].url", "context.isNewConversation".
 func fieldErr(field, reason string) error {
-	return &ValidationError{Field: field, Reason: reason}
+	return &input.Error{Field: field, Reason: reason}
 }
 
 // Validated is a published event that passed validation.
@@ -101,7 +91,7 @@ type Validated struct {
 
 // Validate checks data against the catalog entry name and returns its
 // canonical compact encoding, to be embedded verbatim in the envelope.
-// Errors are *ValidationError.
+// Errors are *input.Error.
 func Validate(name string, data json.RawMessage) (json.RawMessage, error) {
 	v, err := ValidateEvent(name, data)
 	if err != nil {
@@ -116,7 +106,7 @@ func Validate(name string, data json.RawMessage) (json.RawMessage, error) {
 // most MaxDataBytes once compacted, valid UTF-8, with exactly the documented
 // keys (unknown and duplicate keys are refused: the envelope is a contract);
 // each field must have its documented type and format. Errors are
-// *ValidationError naming the first wrong field.
+// *input.Error naming the first wrong field.
 func ValidateEvent(name string, data []byte) (Validated, error) {
 	t, ok := Lookup(name)
 	if !ok {
@@ -155,10 +145,10 @@ func ValidateEvent(name string, data []byte) (Validated, error) {
 }
 
 func tooLarge(field string) error {
-	return &ValidationError{Field: field, Reason: "too large: the event envelope is limited to 256 KiB", Err: ErrTooLarge}
+	return &input.Error{Field: field, Reason: "too large: the event envelope is limited to 256 KiB", Err: ErrTooLarge}
 }
 
-// CheckEnvelopeSize returns a *ValidationError wrapping ErrTooLarge when an
+// CheckEnvelopeSize returns a *input.Error wrapping ErrTooLarge when an
 // encoded envelope exceeds MaxEnvelopeBytes.
 func CheckEnvelopeSize(body []byte) error {
 	if len(body) > MaxEnvelopeBytes {
@@ -191,7 +181,7 @@ type Context struct {
 
 // DecodeContext strictly decodes a publish request's context: an object with
 // only the keys of Context, each a boolean or null. Empty input and null are
-// an empty Context. Errors are *ValidationError ("context.<key>").
+// an empty Context. Errors are *input.Error ("context.<key>").
 func DecodeContext(raw []byte) (Context, error) {
 	var c Context
 	raw = bytes.TrimSpace(raw)

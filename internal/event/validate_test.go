@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relaydesk/relaydesk/internal/input"
+	"github.com/relaydesk/relaydesk/internal/store"
 )
 
 // msg returns a valid MessageReceived data object with the given keys replaced
@@ -140,9 +143,9 @@ func TestValidateErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Validate(tc.event, tc.data)
-			var ve *ValidationError
+			var ve *input.Error
 			if !errors.As(err, &ve) {
-				t.Fatalf("err = %v, want *ValidationError", err)
+				t.Fatalf("err = %v, want *input.Error", err)
 			}
 			if ve.Field != tc.field || !strings.Contains(ve.Reason, tc.reasonHas) {
 				t.Errorf("err = %q, want field %q reason containing %q", err, tc.field, tc.reasonHas)
@@ -192,7 +195,7 @@ func TestDecodeContext(t *testing.T) {
 		`{"a"`: "context",
 	} {
 		_, err := DecodeContext([]byte(in))
-		var ve *ValidationError
+		var ve *input.Error
 		if !errors.As(err, &ve) || ve.Field != field {
 			t.Errorf("DecodeContext(%s) = %v, want field %s", in, err, field)
 		}
@@ -210,9 +213,9 @@ func FuzzValidate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		v, err := ValidateEvent(name, data)
 		if err != nil {
-			var ve *ValidationError
+			var ve *input.Error
 			if !errors.As(err, &ve) || ve.Field == "" || ve.Reason == "" {
-				t.Fatalf("error %v is not a complete *ValidationError", err)
+				t.Fatalf("error %v is not a complete *input.Error", err)
 			}
 			return
 		}
@@ -226,7 +229,7 @@ func FuzzValidate(f *testing.F) {
 		if string(again) != string(v.Data) {
 			t.Fatalf("not stable:\n%q\n%q", v.Data, again)
 		}
-		body := Encode(Envelope{ID: NewID(), Name: name, DataType: v.DataType, Data: v.Data})
+		body := Encode(Envelope{ID: store.NewID(), Name: name, DataType: v.DataType, Data: v.Data})
 		if !json.Valid(body) {
 			t.Fatalf("envelope invalid: %q", body)
 		}

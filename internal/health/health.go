@@ -11,6 +11,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -69,18 +70,11 @@ type Endpoint struct {
 // Service reads endpoint health.
 type Service struct {
 	DB  *store.DB
-	Now func() time.Time
+	Now clock.Clock
 }
 
 // LatestAttempts is how many attempts Endpoint returns.
 const LatestAttempts = 8
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
 
 // Endpoint returns the health of one endpoint of the workspace (store.ErrNotFound when
 // there is no such endpoint).
@@ -110,7 +104,7 @@ func (s *Service) Endpoint(ctx context.Context, workspaceID, endpointID string) 
 		h.State = Active
 	}
 
-	now := s.now().UTC()
+	now := s.Now.Now().UTC()
 	hourStart := now.Truncate(time.Hour).Add(-23 * time.Hour)
 	dayStart := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -6)
 	if h.Hourly, err = s.buckets(ctx, workspaceID, endpointID, hourStart, time.Hour, 24); err != nil {

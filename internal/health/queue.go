@@ -12,6 +12,7 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/auth"
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 )
 
@@ -29,7 +30,7 @@ type QueuePage struct {
 	Auth  func(r *http.Request) (*access.Principal, error)
 	Stats func(ctx context.Context) (delivery.QueueStats, error)
 	Log   *slog.Logger
-	Now   func() time.Time
+	Now   clock.Clock
 }
 
 var queueTmpl = template.Must(template.New("queue").Funcs(template.FuncMap{
@@ -86,10 +87,7 @@ func (q *QueuePage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	now := time.Now()
-	if q.Now != nil {
-		now = q.Now()
-	}
+	now := q.Now.Now()
 	if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
 		var age float64
 		if st.OldestDue != nil {

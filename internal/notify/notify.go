@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/webhook"
@@ -58,7 +59,7 @@ type Service struct {
 	PublicURL string
 	// Platform, when set, gets every notification as a signed webhook.
 	Platform *Platform
-	Now      func() time.Time
+	Now      clock.Clock
 
 	wg   sync.WaitGroup
 	sem  chan struct{}
@@ -77,13 +78,6 @@ type Notification struct {
 	Detail      string     `json:"detail,omitempty"`
 	CreatedAt   time.Time  `json:"createdAt"`
 	ReadAt      *time.Time `json:"readAt,omitempty"`
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
 }
 
 func (s *Service) log() *slog.Logger {
@@ -138,7 +132,7 @@ func (s *Service) Add(ctx context.Context, t delivery.Transition) (Notification,
 		url = "endpoint " + t.EndpointID
 	}
 	if t.At.IsZero() {
-		t.At = s.now()
+		t.At = s.Now.Now()
 	}
 	n := Notification{ID: store.NewID(), WorkspaceID: t.WorkspaceID, EndpointID: t.EndpointID, Kind: t.Kind, CreatedAt: t.At.UTC()}
 	n.Title, n.Detail = text(t, url)
@@ -299,7 +293,7 @@ func (s *Service) Unread(ctx context.Context, workspaceID string) (int, error) {
 // MarkRead marks one notification (id) or all of them (id == "") read.
 func (s *Service) MarkRead(ctx context.Context, workspaceID, id string) error {
 	q := `UPDATE notifications SET read_at = ? WHERE workspace_id = ? AND read_at IS NULL`
-	args := []any{store.Micros(s.now()), workspaceID}
+	args := []any{store.Micros(s.Now.Now()), workspaceID}
 	if id != "" {
 		q += ` AND id = ?`
 		args = append(args, id)

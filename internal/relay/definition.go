@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/input"
 )
 
 // Limits of a relay definition.
@@ -59,25 +60,13 @@ type Action struct {
 	EndpointID string `json:"endpointId,omitempty"`
 }
 
-// FieldError names the field of a definition that is wrong and why. Field is
-// a path such as "name", "conditions.rules[1].timezone", "actions[0].endpointId".
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-func (e *FieldError) Error() string {
-	if e.Field == "" {
-		return e.Reason
-	}
-	return e.Field + ": " + e.Reason
-}
-
-func fieldErr(field, reason string) *FieldError { return &FieldError{Field: field, Reason: reason} }
+// fieldErr refuses a field of a definition; field is a path such as "name",
+// "conditions.rules[1].timezone", "actions[0].endpointId".
+func fieldErr(field, reason string) *input.Error { return &input.Error{Field: field, Reason: reason} }
 
 // DecodeDefinition strictly decodes a definition and validates it: unknown
 // or duplicate keys, keys in the wrong case, wrong JSON types and trailing
-// data are refused. Errors are *FieldError naming the field.
+// data are refused. Errors are *input.Error naming the field.
 func DecodeDefinition(b []byte) (Definition, error) {
 	var d Definition
 	if err := d.decode(b); err != nil {
@@ -162,7 +151,7 @@ func (a *Action) decode(field string, b json.RawMessage) error {
 
 // Validate checks d and prepares its conditions for Match (keywords folded,
 // time zones loaded, hours parsed). The first problem found is returned as a
-// *FieldError. Validate normalizes an empty conditions.match to "all".
+// *input.Error. Validate normalizes an empty conditions.match to "all".
 func (d *Definition) Validate() error {
 	if strings.TrimSpace(d.Name) == "" {
 		return fieldErr("name", "required")

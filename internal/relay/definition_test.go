@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/relaydesk/relaydesk/internal/input"
 )
 
 const exampleDefinition = `{"name":"Help keyword","trigger":"MessageReceived","conditions":{"match":"all","rules":[` +
@@ -132,9 +134,9 @@ func TestDefinitionErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeDefinition([]byte(tc.in))
-			var fe *FieldError
+			var fe *input.Error
 			if !errors.As(err, &fe) {
-				t.Fatalf("err = %v, want *FieldError", err)
+				t.Fatalf("err = %v, want *input.Error", err)
 			}
 			if fe.Field != tc.field || !strings.Contains(fe.Reason, tc.reason) {
 				t.Errorf("err = %q, want field %q, reason containing %q", err, tc.field, tc.reason)
@@ -146,7 +148,7 @@ func TestDefinitionErrors(t *testing.T) {
 func TestValidateGoDefinition(t *testing.T) {
 	d := Definition{Name: "x", Trigger: "MessageReceived", Actions: []Action{{Type: ActionSendWebhook, EndpointID: "e"}},
 		Conditions: Conditions{Rules: []Rule{{Type: RuleMessageContains, Keywords: []string{"a"}, PhoneNumber: "+15551234567"}}}}
-	var fe *FieldError
+	var fe *input.Error
 	if err := d.Validate(); !errors.As(err, &fe) || fe.Field != "conditions.rules[0].phoneNumber" {
 		t.Errorf("foreign field in Go: %v", err)
 	}
@@ -179,9 +181,9 @@ func FuzzDecodeDefinition(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := DecodeDefinition(b)
 		if err != nil {
-			var fe *FieldError
+			var fe *input.Error
 			if !errors.As(err, &fe) || fe.Reason == "" {
-				t.Fatalf("error %v is not a *FieldError", err)
+				t.Fatalf("error %v is not a *input.Error", err)
 			}
 			return
 		}

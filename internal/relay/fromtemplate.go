@@ -3,22 +3,24 @@ package relay
 import (
 	"errors"
 	"strings"
+
+	"github.com/relaydesk/relaydesk/internal/input"
 )
 
 // FromTemplate builds and validates the relay a template makes, sending to endpointID, with
 // the keyword template's keyword and the after-hours template's time zone when given (each
-// is refused for the other templates). Errors are *FieldError naming the request's field:
+// is refused for the other templates). Errors are *input.Error naming the request's field:
 // templateId, endpointId, keyword or timezone.
 func FromTemplate(templateID, endpointID, keyword, timezone string) (Definition, error) {
 	t, ok := TemplateByID(templateID)
 	if !ok {
-		return Definition{}, &FieldError{Field: "templateId", Reason: "no such template"}
+		return Definition{}, &input.Error{Field: "templateId", Reason: "no such template"}
 	}
 	if keyword != "" && t.ID != TemplateKeyword {
-		return Definition{}, &FieldError{Field: "keyword", Reason: "only the keyword template takes a keyword"}
+		return Definition{}, &input.Error{Field: "keyword", Reason: "only the keyword template takes a keyword"}
 	}
 	if timezone != "" && t.ID != TemplateAfterHours {
-		return Definition{}, &FieldError{Field: "timezone", Reason: "only the after-hours template takes a time zone"}
+		return Definition{}, &input.Error{Field: "timezone", Reason: "only the after-hours template takes a time zone"}
 	}
 	var d Definition
 	switch {
@@ -30,9 +32,9 @@ func FromTemplate(templateID, endpointID, keyword, timezone string) (Definition,
 		d = t.Build(endpointID)
 	}
 	if err := d.Validate(); err != nil {
-		var fe *FieldError
+		var fe *input.Error
 		if errors.As(err, &fe) {
-			return d, &FieldError{Field: TemplateField(fe.Field), Reason: fe.Reason}
+			return d, &input.Error{Field: TemplateField(fe.Field), Reason: fe.Reason}
 		}
 		return d, err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -119,7 +120,7 @@ func checkEndpoints(ctx context.Context, q store.Querier, workspaceID string, d 
 			return err
 		}
 		if n == 0 {
-			return &FieldError{Field: "actions[" + strconv.Itoa(i) + "].endpointId", Reason: "no endpoint with this id in this workspace"}
+			return &input.Error{Field: "actions[" + strconv.Itoa(i) + "].endpointId", Reason: "no endpoint with this id in this workspace"}
 		}
 	}
 	return nil
@@ -146,43 +147,34 @@ type auditDetail struct {
 // Create validates d (including that its endpoints are the workspace's) and stores it as a
 // new, paused relay, with an audit entry in the same transaction.
 func (s *Service) Create(ctx context.Context, workspaceID string, d Definition) (Relay, error) {
-	if err := d.Validate(); err != nil {
-		return Relay{}, err
-	}
-	def, err := json.Marshal(d)
-	if err != nil {
-		return Relay{}, err
-	}
-	var out Relay
-	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := checkEndpoints(ctx, tx, workspaceID, d); err != nil {
-			return err
-		}
+	// A paused relay does not match, so the cache need not change; save bumps anyway so the
+	// version reflects every write (cheap, and keeps the rule simple).
+	return s.save(ctx, workspaceID, d, "relay.create", func(tx *store.Tx, def []byte) (string, error) {
 		id, now := store.NewID(), store.Micros(time.Now())
-		if _, err := tx.Exec(ctx, `INSERT INTO relays (id, workspace_id, name, description, enabled, trigger, definition, created_at, updated_at)
-			VALUES (?, ?, ?, ?, FALSE, ?, ?, ?, ?)`, id, workspaceID, d.Name, d.Description, d.Trigger, string(def), now, now); err != nil {
-			return err
-		}
-		if err := audit.Record(ctx, tx, workspaceID, "relay.create", "relay", id, auditDetail{d.Name, d.Trigger}); err != nil {
-			return err
-		}
-		// A paused relay does not match, so the cache need not change; bump anyway so the
-		// version reflects every write (cheap, and keeps the rule simple).
-		if err := bump(ctx, tx, workspaceID); err != nil {
-			return err
-		}
-		out, err = getTx(ctx, tx, workspaceID, id)
-		return err
+		_, err := tx.Exec(ctx, `INSERT INTO relays (id, workspace_id, name, description, enabled, trigger, definition, created_at, updated_at)
+			VALUES (?, ?, ?, ?, FALSE, ?, ?, ?, ?)`, id, workspaceID, d.Name, d.Description, d.Trigger, string(def), now, now)
+		return id, err
 	})
-	if err != nil {
-		return Relay{}, err
-	}
-	s.invalidate(workspaceID)
-	return out, nil
 }
 
 // Update replaces the definition of a relay (its enabled state is kept).
 func (s *Service) Update(ctx context.Context, workspaceID, id string, d Definition) (Relay, error) {
+	return s.save(ctx, workspaceID, d, "relay.update", func(tx *store.Tx, def []byte) (string, error) {
+		res, err := tx.Exec(ctx, `UPDATE relays SET name = ?, description = ?, trigger = ?, definition = ?, updated_at = ?
+			WHERE workspace_id = ? AND id = ?`, d.Name, d.Description, d.Trigger, string(def), store.Micros(time.Now()), workspaceID, id)
+		if err != nil {
+			return "", err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return "", store.ErrNotFound
+		}
+		return id, nil
+	})
+}
+
+// save validates d and, in one transaction, checks its endpoints, writes it (write returns
+// the relay's id), records action in the audit log and bumps the workspace's relay version.
+func (s *Service) save(ctx context.Context, workspaceID string, d Definition, action string, write func(tx *store.Tx, def []byte) (string, error)) (Relay, error) {
 	if err := d.Validate(); err != nil {
 		return Relay{}, err
 	}
@@ -195,15 +187,11 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, d Definiti
 		if err := checkEndpoints(ctx, tx, workspaceID, d); err != nil {
 			return err
 		}
-		res, err := tx.Exec(ctx, `UPDATE relays SET name = ?, description = ?, trigger = ?, definition = ?, updated_at = ?
-			WHERE workspace_id = ? AND id = ?`, d.Name, d.Description, d.Trigger, string(def), store.Micros(time.Now()), workspaceID, id)
+		id, err := write(tx, def)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		if err := audit.Record(ctx, tx, workspaceID, "relay.update", "relay", id, auditDetail{d.Name, d.Trigger}); err != nil {
+		if err := audit.Record(ctx, tx, workspaceID, action, "relay", id, auditDetail{d.Name, d.Trigger}); err != nil {
 			return err
 		}
 		if err := bump(ctx, tx, workspaceID); err != nil {

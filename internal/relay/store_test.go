@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/store/storetest"
@@ -43,7 +44,7 @@ func TestStoreMatching(t *testing.T) {
 
 		// A relay may not send to another workspace's endpoint, nor a missing one.
 		_, err := svc.Create(ctx, ws, relay.AllInboundRelay(foreign))
-		var fe *relay.FieldError
+		var fe *input.Error
 		if !errors.As(err, &fe) || fe.Field != "actions[0].endpointId" {
 			t.Fatalf("create with a foreign endpoint: %v, want a FieldError on actions[0].endpointId", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/account"
 	"github.com/relaydesk/relaydesk/internal/audit"
 	"github.com/relaydesk/relaydesk/internal/credential"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -62,7 +63,7 @@ func (s *Service) scanInvitation(sc interface{ Scan(...any) error }) (Invitation
 		return in, err
 	}
 	in.CreatedAt, in.SentAt, in.ExpiresAt, in.AcceptedAt = store.Time(created), store.Time(sent), store.Time(expires), store.NullTime(accepted)
-	if in.Status == StatusPending && !s.now().Before(in.ExpiresAt) {
+	if in.Status == StatusPending && !s.Now.Now().UTC().Before(in.ExpiresAt) {
 		in.Status = StatusExpired
 	}
 	return in, nil
@@ -116,10 +117,10 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, emails []stri
 		}
 	}
 	if len(clean) == 0 {
-		return nil, errorf(Invalid, "enter at least one email address")
+		return nil, input.Errorf("", "enter at least one email address")
 	}
 	if len(clean) > MaxInviteEmails {
-		return nil, errorf(Invalid, "invite at most %d addresses at a time", MaxInviteEmails)
+		return nil, input.Errorf("", "invite at most %d addresses at a time", MaxInviteEmails)
 	}
 	type pendingSend struct {
 		id, token string
@@ -130,21 +131,14 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, emails []stri
 		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
 			return err
 		}
-		r, err := roleByID(ctx, tx, p.WorkspaceID, roleID)
+		r, err := chosenRole(ctx, tx, p.WorkspaceID, roleID)
 		if err != nil {
-			var te *Error
-			if errors.As(err, &te) && te.Kind == NotFound {
-				return errorf(Invalid, "no role %q in this workspace", roleID)
-			}
 			return err
 		}
-		if err := covers(p, r.Levels, "the role "+r.Name); err != nil {
+		if wsName, err = inviteAs(ctx, tx, p, r); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT name FROM workspaces WHERE id = ?`, p.WorkspaceID).Scan(&wsName); err != nil {
-			return err
-		}
-		now := s.now()
+		now := s.Now.Now().UTC()
 		for _, email := range clean {
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM members m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ? AND u.email = ?`,
@@ -215,13 +209,10 @@ func (s *Service) Resend(ctx context.Context, p *access.Principal, id, baseURL s
 		if err != nil {
 			return err
 		}
-		if err := covers(p, r.Levels, "the role "+r.Name); err != nil {
+		if wsName, err = inviteAs(ctx, tx, p, r); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT name FROM workspaces WHERE id = ?`, p.WorkspaceID).Scan(&wsName); err != nil {
-			return err
-		}
-		now := s.now()
+		now := s.Now.Now().UTC()
 		if _, err := tx.Exec(ctx, `UPDATE invitations SET token_hash = ?, sent_at = ?, expires_at = ? WHERE workspace_id = ? AND id = ?`,
 			credential.Hash(token), store.Micros(now), store.Micros(now.Add(s.ttl())), p.WorkspaceID, id); err != nil {
 			return err
@@ -396,7 +387,7 @@ func (s *Service) accept(ctx context.Context, tx *store.Tx, token string, u acco
 			return "", err
 		}
 	}
-	now := store.Micros(s.now())
+	now := store.Micros(s.Now.Now().UTC())
 	res, err := tx.Exec(ctx, `UPDATE invitations SET status = 'joined', accepted_at = ?, accepted_user_id = ? WHERE id = ? AND status = 'pending'`,
 		now, u.ID, pend.ID)
 	if err != nil {
@@ -423,4 +414,15 @@ func ipOf(ctx context.Context) string {
 	}
 	ip, _ := ctx.Value(ipKey{}).(string)
 	return ip
+}
+
+// inviteAs checks that p may invite with role r (within p's own levels) and returns the
+// workspace's name for the invitation mail.
+func inviteAs(ctx context.Context, tx *store.Tx, p *access.Principal, r Role) (string, error) {
+	if err := covers(p, r.Levels, "the role "+r.Name); err != nil {
+		return "", err
+	}
+	var name string
+	err := tx.QueryRow(ctx, `SELECT name FROM workspaces WHERE id = ?`, p.WorkspaceID).Scan(&name)
+	return name, err
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/access"
+	"github.com/relaydesk/relaydesk/internal/apikey"
 	"github.com/relaydesk/relaydesk/internal/audit"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
@@ -102,12 +103,8 @@ func (s *Service) ChangeRole(ctx context.Context, p *access.Principal, userID, r
 		if err != nil {
 			return err
 		}
-		r, err := roleByID(ctx, tx, p.WorkspaceID, roleID)
+		r, err := chosenRole(ctx, tx, p.WorkspaceID, roleID)
 		if err != nil {
-			var te *Error
-			if errors.As(err, &te) && te.Kind == NotFound {
-				return errorf(Invalid, "no role %q in this workspace", roleID)
-			}
 			return err
 		}
 		if err := touchMember(p, m, "change the role of"); err != nil {
@@ -174,22 +171,11 @@ func (s *Service) RemoveMember(ctx context.Context, p *access.Principal, userID 
 		if err := s.Accounts.EndUserSessions(ctx, tx, userID); err != nil {
 			return err
 		}
-		if err := revokeCredentials(ctx, tx, p.WorkspaceID, userID); err != nil {
+		// What they left behind besides sessions: API keys revoked, Zapier hooks deleted.
+		if err := apikey.RevokeMember(ctx, tx, p.WorkspaceID, userID, time.Now()); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, p.WorkspaceID, "member.remove", "member", userID, map[string]any{
 			"email": m.Email, "role": map[string]string{"id": m.RoleID, "name": m.RoleName}})
 	})
-}
-
-// revokeCredentials ends what a removed member left behind in the workspace besides
-// sessions: their API keys are revoked (kept for the record) and their Zapier hooks
-// deleted (migration 00006).
-func revokeCredentials(ctx context.Context, tx *store.Tx, workspaceID, userID string) error {
-	if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND user_id = ? AND revoked_at IS NULL`,
-		store.Micros(time.Now()), workspaceID, userID); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `DELETE FROM zapier_hooks WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
-	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/account"
 	"github.com/relaydesk/relaydesk/internal/audit"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -51,16 +52,18 @@ func checkName(what, name string) error {
 		return err
 	}
 	if !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return errorf(Invalid, "the %s name must be valid text without control characters", what)
+		return input.Errorf("", "the %s name must be valid text without control characters", what)
 	}
 	return nil
 }
 
-func checkLevels(ls access.Levels) (access.Levels, error) {
+// checkLevels validates a role's levels and that p may grant them (within p's own).
+func checkLevels(p *access.Principal, ls access.Levels) (access.Levels, error) {
 	if err := ls.Validate(); err != nil {
-		return nil, &Error{Kind: Invalid, Msg: err.Error()}
+		return nil, &input.Error{Reason: err.Error()}
 	}
-	return full(ls), nil
+	ls = full(ls)
+	return ls, covers(p, ls, "the role")
 }
 
 func (r *Role) finish() {
@@ -113,6 +116,17 @@ func (s *Service) Role(ctx context.Context, workspaceID, id string) (Role, error
 	return roleByID(ctx, s.DB, workspaceID, id)
 }
 
+// chosenRole is roleByID for a role the caller picked: one that does not exist is refused
+// input, not a missing resource.
+func chosenRole(ctx context.Context, q store.Querier, workspaceID, roleID string) (Role, error) {
+	r, err := roleByID(ctx, q, workspaceID, roleID)
+	var te *Error
+	if errors.As(err, &te) && te.Kind == NotFound {
+		return Role{}, input.Errorf("", "no role %q in this workspace", roleID)
+	}
+	return r, err
+}
+
 func roleByID(ctx context.Context, q store.Querier, workspaceID, id string) (Role, error) {
 	r, err := scanRole(q.QueryRow(ctx, `SELECT `+roleCols+` FROM roles r WHERE r.workspace_id = ? AND r.id = ?`, workspaceID, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -152,14 +166,11 @@ func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleIn
 				levels = src.Levels
 			}
 		}
-		levels, err := checkLevels(levels)
+		levels, err := checkLevels(p, levels)
 		if err != nil {
 			return err
 		}
-		if err := covers(p, levels, "the role"); err != nil {
-			return err
-		}
-		now := store.Micros(s.now())
+		now := store.Micros(s.Now.Now().UTC())
 		id := store.NewID()
 		_, err = tx.Exec(ctx, `INSERT INTO roles (id, workspace_id, name, builtin, levels, created_at, updated_at) VALUES (?, ?, ?, FALSE, ?, ?, ?)`,
 			id, p.WorkspaceID, name, levels.Encode(), now, now)
@@ -224,16 +235,13 @@ func (s *Service) UpdateRole(ctx context.Context, p *access.Principal, id string
 			detail["name"] = map[string]string{"from": r.Name, "to": name}
 		}
 		if in.Levels != nil {
-			if levels, err = checkLevels(in.Levels); err != nil {
-				return err
-			}
-			if err := covers(p, levels, "the role"); err != nil {
+			if levels, err = checkLevels(p, in.Levels); err != nil {
 				return err
 			}
 			detail["levels"] = map[string]access.Levels{"from": r.Levels, "to": levels}
 		}
 		_, err = tx.Exec(ctx, `UPDATE roles SET name = ?, levels = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
-			name, levels.Encode(), store.Micros(s.now()), p.WorkspaceID, id)
+			name, levels.Encode(), store.Micros(s.Now.Now().UTC()), p.WorkspaceID, id)
 		if store.IsUniqueViolation(err) {
 			return errorf(Conflict, "a role named %q already exists", name)
 		}

@@ -26,6 +26,8 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/account"
+	"github.com/relaydesk/relaydesk/internal/clock"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -42,14 +44,7 @@ type Service struct {
 	InviteTTL time.Duration
 	Log       *slog.Logger
 	// Now is the clock (time.Now when nil).
-	Now func() time.Time
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
+	Now clock.Clock
 }
 
 func (s *Service) ttl() time.Duration {
@@ -102,15 +97,15 @@ func errorf(k Kind, format string, args ...any) error {
 	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...)}
 }
 
-// KindOf returns the kind of a team error, or false for any other error (account
-// validation errors count as Invalid).
+// KindOf returns the kind of a team refusal, or false for any other error (refused input,
+// *input.Error, counts as Invalid).
 func KindOf(err error) (Kind, bool) {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind, true
 	}
-	var v interface{ Validation() bool }
-	if errors.As(err, &v) && v.Validation() {
+	var in *input.Error
+	if errors.As(err, &in) {
 		return Invalid, true
 	}
 	return 0, false

@@ -8,7 +8,9 @@ import (
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/apikey"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
+	"github.com/relaydesk/relaydesk/internal/zapier"
 )
 
 // apiKeyPages is Developer Tools → API Keys: a member's API keys (create with a one-time
@@ -17,11 +19,11 @@ import (
 type apiKeyPages struct {
 	s     *Server
 	keys  *apikey.Service
-	hooks *apikey.Hooks
+	hooks *zapier.Hooks
 }
 
 // RegisterAPIKeys adds the API Keys pages.
-func (s *Server) RegisterAPIKeys(keys *apikey.Service, hooks *apikey.Hooks) {
+func (s *Server) RegisterAPIKeys(keys *apikey.Service, hooks *zapier.Hooks) {
 	p := &apiKeyPages{s: s, keys: keys, hooks: hooks}
 	editor := access.Require(access.Developer, access.Editor)
 	s.Page(http.MethodGet, "/settings/api-keys", editor, p.page)
@@ -52,7 +54,7 @@ type keyRow struct {
 }
 
 type hookRow struct {
-	apikey.Hook
+	zapier.Hook
 	Created string
 }
 
@@ -88,7 +90,7 @@ func (a *apiKeyPages) render(w http.ResponseWriter, r *http.Request, p *access.P
 	ctx := r.Context()
 	keys, err := a.keys.List(ctx, p.WorkspaceID, keyScope(p))
 	if err == nil {
-		var hooks []apikey.Hook
+		var hooks []zapier.Hook
 		if hooks, err = a.hooks.List(ctx, p.WorkspaceID, keyScope(p)); err == nil {
 			for _, h := range hooks {
 				d.Hooks = append(d.Hooks, hookRow{Hook: h, Created: keyTime(&h.CreatedAt)})
@@ -137,10 +139,10 @@ func (a *apiKeyPages) create(w http.ResponseWriter, r *http.Request, p *access.P
 		expires = &t
 	}
 	k, token, err := a.keys.Create(access.With(r.Context(), p), p.WorkspaceID, p.UserID, d.Name, expires)
-	var inv *apikey.InvalidError
+	var inv *input.Error
 	switch {
 	case errors.As(err, &inv):
-		a.render(w, r, p, http.StatusUnprocessableEntity, View{Error: inv.Msg}, d)
+		a.render(w, r, p, http.StatusUnprocessableEntity, View{Error: inv.Reason}, d)
 		return
 	case err != nil:
 		a.s.Log.Error("create api key", "err", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/endpoint"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/notify"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
@@ -159,14 +160,13 @@ func (d *developerPages) form(w http.ResponseWriter, r *http.Request) bool {
 
 // problem turns a service error into what the member reads; ok is false for unexpected ones.
 func problem(err error) (msg string, status int, ok bool) {
-	var inv *endpoint.InvalidError
+	var inv *input.Error
 	switch {
 	case errors.As(err, &inv):
 		label := map[string]string{"url": "URL", "description": "Description", "graceSeconds": "Grace period",
 			"ordering": "Delivery order", "maxPerSecond": "Rate limit"}[inv.Field]
-		return label + ": " + inv.Msg, http.StatusUnprocessableEntity, true
-	case errors.Is(err, endpoint.ErrLimit), errors.Is(err, endpoint.ErrSecretExists), errors.Is(err, endpoint.ErrConflict),
-		errors.Is(err, endpoint.ErrKeyExists), errors.Is(err, endpoint.ErrNoKey), errors.Is(err, endpoint.ErrKeyConflict):
+		return label + ": " + inv.Reason, http.StatusUnprocessableEntity, true
+	case endpoint.IsConflict(err):
 		return err.Error(), http.StatusConflict, true
 	case errors.Is(err, endpoint.ErrNoSecret):
 		return "Generate a signing secret first: test events are signed like every delivery.", http.StatusConflict, true

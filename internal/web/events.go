@@ -12,6 +12,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/ingest"
 	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
@@ -21,13 +22,14 @@ import (
 type eventPages struct {
 	s          *Server
 	relays     *relay.Service
+	events     *ingest.Service
 	deliveries *delivery.Service
 }
 
 // RegisterEvents adds the event log pages (docs/architecture.md §10: developer viewers see the log,
 // editors redeliver).
-func (s *Server) RegisterEvents(relays *relay.Service, deliveries *delivery.Service) {
-	ep := &eventPages{s: s, relays: relays, deliveries: deliveries}
+func (s *Server) RegisterEvents(relays *relay.Service, events *ingest.Service, deliveries *delivery.Service) {
+	ep := &eventPages{s: s, relays: relays, events: events, deliveries: deliveries}
 	viewer, editor := access.Require(access.Developer, access.Viewer), access.Require(access.Developer, access.Editor)
 	s.Page(http.MethodGet, "/settings/developer/events", viewer, ep.list)
 	s.Page(http.MethodGet, "/settings/developer/events/{id}", viewer, ep.eventPage)
@@ -51,7 +53,7 @@ type eventsData struct {
 	Types        []event.Type
 	Deliveries   []deliveryRow
 	Next         string // URL of the next page
-	Events       []relay.StoredEvent
+	Events       []ingest.StoredEvent
 	First        bool
 }
 
@@ -103,7 +105,7 @@ func (ep *eventPages) list(w http.ResponseWriter, r *http.Request, p *access.Pri
 		lp.EventName = d.Name
 	}
 	page, err := ep.deliveries.List(r.Context(), p.WorkspaceID, lp)
-	if errors.Is(err, delivery.ErrBadCursor) {
+	if errors.Is(err, store.ErrBadCursor) {
 		ep.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "That page link is not valid.")
 		return
 	}
@@ -123,7 +125,7 @@ func (ep *eventPages) list(w http.ResponseWriter, r *http.Request, p *access.Pri
 		d.Next = "/settings/developer/events?" + v.Encode()
 	}
 	if d.First && d.Status == "" {
-		if d.Events, _, err = ep.relays.Events(r.Context(), p.WorkspaceID, relay.EventQuery{Name: d.Name, Limit: 10}); err != nil {
+		if d.Events, _, err = ep.events.Events(r.Context(), p.WorkspaceID, ingest.EventQuery{Name: d.Name, Limit: 10}); err != nil {
 			ep.fail(w, r, p, err)
 			return
 		}
@@ -132,13 +134,13 @@ func (ep *eventPages) list(w http.ResponseWriter, r *http.Request, p *access.Pri
 }
 
 type eventData struct {
-	Event      relay.StoredEvent
+	Event      ingest.StoredEvent
 	Envelope   string
 	Deliveries []deliveryRow
 }
 
 func (ep *eventPages) eventPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	e, ds, err := ep.relays.Event(r.Context(), p.WorkspaceID, r.PathValue("id"))
+	e, ds, err := ep.events.Event(r.Context(), p.WorkspaceID, r.PathValue("id"))
 	if err != nil {
 		ep.fail(w, r, p, err)
 		return
@@ -187,7 +189,7 @@ func (ep *eventPages) renderDelivery(w http.ResponseWriter, r *http.Request, p *
 		return
 	}
 	data := deliveryData{Delivery: rows([]delivery.Delivery{d}, ep.endpointURLs(r, p))[0], CanRetry: p.Can(access.Developer, access.Editor)}
-	if e, _, err := ep.relays.Event(r.Context(), p.WorkspaceID, d.EventID); err == nil {
+	if e, _, err := ep.events.Event(r.Context(), p.WorkspaceID, d.EventID); err == nil {
 		data.Body, data.RawBody = indentJSON(e.Envelope), string(e.Envelope)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		ep.fail(w, r, p, err)

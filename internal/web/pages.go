@@ -9,6 +9,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/account"
 	"github.com/relaydesk/relaydesk/internal/auth"
+	"github.com/relaydesk/relaydesk/internal/input"
 )
 
 func (s *Server) registerFoundation() {
@@ -27,13 +28,6 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, p *access.Principa
 		s.Log.Error("memberships", "err", err)
 	}
 	s.Render(w, r, http.StatusOK, "home", View{Title: "Home", Principal: p, Active: "home", Data: ms})
-}
-
-// placeholder renders a page that a later change fills in.
-func (s *Server) placeholder(key, title, intro string) Handler {
-	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-		s.Render(w, r, http.StatusOK, "placeholder", View{Title: title, Principal: p, Active: key, Data: intro})
-	}
 }
 
 type signInData struct {
@@ -147,10 +141,10 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request, _ *access.Princip
 		return
 	}
 	out, err := s.Accounts.CreateWorkspaceWithAdmin(r.Context(), d.Workspace, d.Email, pw)
-	var inv *account.InvalidError
+	var inv *input.Error
 	switch {
 	case errors.As(err, &inv):
-		s.Render(w, r, http.StatusUnprocessableEntity, "setup", View{Title: "Set up relaydesk", Error: inv.Msg, Data: d})
+		s.Render(w, r, http.StatusUnprocessableEntity, "setup", View{Title: "Set up relaydesk", Error: inv.Reason, Data: d})
 		return
 	case err != nil:
 		s.Log.Error("setup", "err", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/endpoint"
 	"github.com/relaydesk/relaydesk/internal/event"
 	"github.com/relaydesk/relaydesk/internal/health"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
@@ -282,7 +283,7 @@ func (rp *relayPages) fromTemplate(w http.ResponseWriter, r *http.Request, p *ac
 			return
 		}
 	}
-	var fe *relay.FieldError
+	var fe *input.Error
 	if errors.As(err, &fe) {
 		msg := fe.Reason
 		switch {
@@ -564,7 +565,7 @@ func (rp *relayPages) save(w http.ResponseWriter, r *http.Request, p *access.Pri
 	} else {
 		saved, err = rp.svc.Update(rp.ctx(r, p), p.WorkspaceID, id, d)
 	}
-	var fe *relay.FieldError
+	var fe *input.Error
 	switch {
 	case errors.As(err, &fe):
 		msg := fe.Reason
@@ -590,7 +591,7 @@ func (rp *relayPages) save(w http.ResponseWriter, r *http.Request, p *access.Pri
 func (rp *relayPages) toggle(on bool) Handler {
 	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 		x, err := rp.svc.SetEnabled(rp.ctx(r, p), p.WorkspaceID, r.PathValue("id"), on)
-		var fe *relay.FieldError
+		var fe *input.Error
 		if errors.As(err, &fe) {
 			rp.renderList(w, r, p, http.StatusUnprocessableEntity, "This relay cannot be switched on: "+strings.ToLower(fe.Reason[:1])+fe.Reason[1:]+
 				". Edit it to choose another endpoint.", templateForm{TemplateID: relay.TemplateAllInbound, Timezone: "UTC"})

@@ -10,6 +10,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/account"
 	"github.com/relaydesk/relaydesk/internal/auth"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/team"
 )
 
@@ -363,7 +364,7 @@ func formLevels(r *http.Request) (access.Levels, error) {
 		}
 		l, err := access.ParseLevel(v)
 		if err != nil {
-			return nil, &account.InvalidError{Msg: featureLabel(f) + ": " + err.Error()}
+			return nil, &input.Error{Reason: featureLabel(f) + ": " + err.Error()}
 		}
 		ls[f] = l
 	}
@@ -513,7 +514,7 @@ func (h *teamPages) accept(w http.ResponseWriter, r *http.Request, p *access.Pri
 		return
 	}
 	if !parseForm(w, r) {
-		fail(&account.InvalidError{Msg: "The form could not be read."})
+		fail(&input.Error{Reason: "The form could not be read."})
 		return
 	}
 	ctx := team.WithIP(r.Context(), auth.ClientIP(r))
@@ -522,7 +523,7 @@ func (h *teamPages) accept(w http.ResponseWriter, r *http.Request, p *access.Pri
 	switch r.PostForm.Get("action") {
 	case "join":
 		if p == nil || p.UserID == "" {
-			fail(&account.InvalidError{Msg: "Sign in first."})
+			fail(&input.Error{Reason: "Sign in first."})
 			return
 		}
 		if u, err = h.s.Accounts.UserByID(ctx, p.UserID); err == nil {
@@ -555,12 +556,12 @@ func (h *teamPages) accept(w http.ResponseWriter, r *http.Request, p *access.Pri
 	case "signup":
 		d.Name = r.PostForm.Get("name")
 		if r.PostForm.Get("password") != r.PostForm.Get("confirm") {
-			fail(&account.InvalidError{Msg: "The two passwords differ."})
+			fail(&input.Error{Reason: "The two passwords differ."})
 			return
 		}
 		u, wsID, err = h.t.SignUpAndAccept(ctx, token, d.Name, r.PostForm.Get("password"))
 	default:
-		err = &account.InvalidError{Msg: "Choose how to accept the invitation."}
+		err = &input.Error{Reason: "Choose how to accept the invitation."}
 	}
 	if err != nil {
 		fail(err)

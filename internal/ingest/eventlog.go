@@ -1,9 +1,8 @@
-package relay
+package ingest
 
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -32,10 +31,8 @@ type EventQuery struct {
 	Limit        int // 1..100, default 50
 }
 
-// ErrBadCursor is returned for a cursor this log did not make.
-var ErrBadCursor = errors.New("invalid cursor")
-
-const eventCursorPrefix = "e1:"
+// eventCursorKind names the event log in its cursors (store.Cursor).
+const eventCursorKind = "e"
 
 // Events returns a page of the workspace's events, newest first, and the cursor of the
 // next page (empty on the last).
@@ -52,11 +49,11 @@ func (s *Service) Events(ctx context.Context, workspaceID string, q EventQuery) 
 		args = append(args, v)
 	}
 	if q.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || !strings.HasPrefix(string(b), eventCursorPrefix) || len(b) != len(eventCursorPrefix)+26 {
-			return nil, "", ErrBadCursor
+		id, err := store.CursorID(eventCursorKind, q.Cursor)
+		if err != nil {
+			return nil, "", err
 		}
-		add("e.id < ?", string(b[len(eventCursorPrefix):]))
+		add("e.id < ?", id)
 	}
 	if q.Name != "" {
 		add("e.name = ?", q.Name)
@@ -91,7 +88,7 @@ func (s *Service) Events(ctx context.Context, workspaceID string, q EventQuery) 
 	next := ""
 	if len(out) > q.Limit {
 		out = out[:q.Limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(eventCursorPrefix + out[q.Limit-1].ID))
+		next = store.Cursor(eventCursorKind, out[q.Limit-1].ID)
 	}
 	return out, next, nil
 }

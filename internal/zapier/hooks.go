@@ -1,4 +1,7 @@
-package apikey
+// Package zapier is Zapier's REST hooks on relaydesk's side (docs/architecture.md §7): the
+// zapier_hooks table, subscribing and unsubscribing, and hooks as delivery targets. The
+// Zapier Platform app itself is integrations/zapier.
+package zapier
 
 import (
 	"context"
@@ -12,6 +15,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/audit"
 	"github.com/relaydesk/relaydesk/internal/egress"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/input"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -55,11 +59,11 @@ func (h *Hooks) Subscribe(ctx context.Context, workspaceID, userID, apiKeyID, ta
 		for _, t := range event.Types() {
 			names = append(names, t.Name)
 		}
-		return Hook{}, &InvalidError{"event: unknown event " + quote(eventName) + "; known events are " + strings.Join(names, ", ")}
+		return Hook{}, &input.Error{Reason: "event: unknown event " + quote(eventName) + "; known events are " + strings.Join(names, ", ")}
 	}
 	u, err := h.Policy.CheckURL(ctx, targetURL)
 	if err != nil {
-		return Hook{}, &InvalidError{"targetUrl: " + err.Error()}
+		return Hook{}, &input.Error{Reason: "targetUrl: " + err.Error()}
 	}
 	hk := Hook{ID: HookIDPrefix + store.NewID(), TargetURL: u.String(), Event: eventName, UserID: userID,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
@@ -69,7 +73,7 @@ func (h *Hooks) Subscribe(ctx context.Context, workspaceID, userID, apiKeyID, ta
 			return err
 		}
 		if n >= MaxHooksPerWorkspace {
-			return &InvalidError{"this workspace has too many Zapier hooks; remove some first"}
+			return &input.Error{Reason: "this workspace has too many Zapier hooks; remove some first"}
 		}
 		if err := tx.QueryRow(ctx, `SELECT email FROM users WHERE id = ?`, userID).Scan(&hk.OwnerEmail); err != nil {
 			return err
@@ -280,4 +284,21 @@ func quote(s string) string {
 		s = s[:60] + "…"
 	}
 	return `"` + s + `"`
+}
+
+// RemoveForKey deletes, in tx, the hooks subscribed with an API key that is being revoked
+// and says how many there were: a hook belongs to the key that subscribed it.
+func RemoveForKey(ctx context.Context, tx *store.Tx, workspaceID, apiKeyID string) (int64, error) {
+	res, err := tx.Exec(ctx, `DELETE FROM zapier_hooks WHERE workspace_id = ? AND api_key_id = ?`, workspaceID, apiKeyID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// RemoveForMember deletes, in tx, the hooks of a member who is being removed from the
+// workspace.
+func RemoveForMember(ctx context.Context, tx *store.Tx, workspaceID, userID string) error {
+	_, err := tx.Exec(ctx, `DELETE FROM zapier_hooks WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
+	return err
 }

@@ -1,4 +1,8 @@
-package relay
+// Package ingest owns an event from the producer's request to the enqueue
+// (docs/architecture.md §3): validation, idempotency, matching the workspace's relays,
+// adding the Zapier hooks subscribed to the event, and the events table; the delivery
+// engine turns the targets into deliveries in the same transaction.
+package ingest
 
 import (
 	"context"
@@ -7,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relaydesk/relaydesk/internal/clock"
 	"github.com/relaydesk/relaydesk/internal/delivery"
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/input"
+	"github.com/relaydesk/relaydesk/internal/relay"
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
@@ -32,23 +39,20 @@ type Input struct {
 type Prepared struct {
 	envelope event.Envelope
 	body     []byte
-	facts    Facts
+	facts    relay.Facts
 	key      string
 }
 
-// ID is the id the event gets when it is not a duplicate.
-func (p *Prepared) ID() string { return p.envelope.ID }
-
 // Prepare validates an event (catalog name, data shape, the data's workspace, context,
-// idempotency key) and encodes its envelope. Errors are *event.ValidationError naming the
+// idempotency key) and encodes its envelope. Errors are *input.Error naming the
 // field within the event ("data.to[1]", "workspaceId"); an envelope over 256 KiB wraps
 // event.ErrTooLarge. It touches no database.
 func Prepare(in Input, now time.Time) (Prepared, error) {
 	switch {
 	case in.WorkspaceID == "":
-		return Prepared{}, &event.ValidationError{Field: "workspaceId", Reason: "required"}
+		return Prepared{}, &input.Error{Field: "workspaceId", Reason: "required"}
 	case len(in.WorkspaceID) > 64:
-		return Prepared{}, &event.ValidationError{Field: "workspaceId", Reason: "not a workspace id"}
+		return Prepared{}, &input.Error{Field: "workspaceId", Reason: "not a workspace id"}
 	}
 	if err := checkKey(in.IdempotencyKey); err != nil {
 		return Prepared{}, err
@@ -58,7 +62,7 @@ func Prepare(in Input, now time.Time) (Prepared, error) {
 		return Prepared{}, err
 	}
 	if v.WorkspaceID != "" && v.WorkspaceID != in.WorkspaceID {
-		return Prepared{}, &event.ValidationError{Field: "data.workspaceId", Reason: "must equal the event's workspaceId"}
+		return Prepared{}, &input.Error{Field: "data.workspaceId", Reason: "must equal the event's workspaceId"}
 	}
 	c, err := event.DecodeContext(in.Context)
 	if err != nil {
@@ -69,8 +73,8 @@ func Prepare(in Input, now time.Time) (Prepared, error) {
 		received = in.OccurredAt
 	}
 	p := Prepared{
-		envelope: event.Envelope{ID: event.NewID(), Name: v.Name, WorkspaceID: in.WorkspaceID, CreatedAt: now.UTC(), DataType: v.DataType, Data: v.Data},
-		facts:    NewFacts(v, c, received),
+		envelope: event.Envelope{ID: store.NewID(), Name: v.Name, WorkspaceID: in.WorkspaceID, CreatedAt: now.UTC(), DataType: v.DataType, Data: v.Data},
+		facts:    relay.NewFacts(v, c, received),
 		key:      in.IdempotencyKey,
 	}
 	p.body = event.Encode(p.envelope)
@@ -82,11 +86,11 @@ func Prepare(in Input, now time.Time) (Prepared, error) {
 
 func checkKey(k string) error {
 	if len(k) > MaxIdempotencyKeyLen {
-		return &event.ValidationError{Field: "idempotencyKey", Reason: fmt.Sprintf("at most %d characters", MaxIdempotencyKeyLen)}
+		return &input.Error{Field: "idempotencyKey", Reason: fmt.Sprintf("at most %d characters", MaxIdempotencyKeyLen)}
 	}
 	for i := 0; i < len(k); i++ {
 		if k[i] < 0x21 || k[i] > 0x7e {
-			return &event.ValidationError{Field: "idempotencyKey", Reason: "printable ASCII without spaces only"}
+			return &input.Error{Field: "idempotencyKey", Reason: "printable ASCII without spaces only"}
 		}
 	}
 	return nil
@@ -115,32 +119,31 @@ type Deliveries interface {
 	PublishMany(ctx context.Context, tx *store.Tx, pubs []delivery.Publication) ([][]delivery.Delivery, error)
 }
 
-// Publisher takes published events in: it matches them to the workspace's enabled relays
-// and stores each event with one delivery per matched endpoint, and their jobs, in one
-// transaction per call.
-type Publisher struct {
+// Hooks lists the Zapier hooks subscribed to an event name; *zapier.Hooks implements it.
+type Hooks interface {
+	SubscribedIDs(ctx context.Context, q store.Querier, workspaceID, eventName string) ([]string, error)
+}
+
+// Service takes published events in: it matches them to the workspace's enabled relays,
+// adds the Zapier hooks subscribed to them, and stores each event with one delivery per
+// target in one transaction per call.
+type Service struct {
 	DB         *store.DB
-	Relays     *Service
+	Relays     *relay.Service
+	Hooks      Hooks // nil: no Zapier hooks
 	Deliveries Deliveries
-	Now        func() time.Time
+	Now        clock.Clock
 }
 
-func (p *Publisher) now() time.Time {
-	if p.Now != nil {
-		return p.Now()
-	}
-	return time.Now()
-}
-
-// Prepare is the package Prepare with the publisher's clock.
-func (p *Publisher) Prepare(in Input) (Prepared, error) { return Prepare(in, p.now()) }
+// Prepare is the package Prepare with the service's clock.
+func (p *Service) Prepare(in Input) (Prepared, error) { return Prepare(in, p.Now.Now()) }
 
 // errKeyRace: another request inserted the same idempotency key between our lookup and our
 // insert (PostgreSQL; SQLite transactions are serial). The transaction is run again.
 var errKeyRace = errors.New("idempotency key raced")
 
 // Publish stores the events, all or none. It returns store errors, *UnknownWorkspaceError.
-func (p *Publisher) Publish(ctx context.Context, events []Prepared) ([]Accepted, error) {
+func (p *Service) Publish(ctx context.Context, events []Prepared) ([]Accepted, error) {
 	var out []Accepted
 	var err error
 	for try := 0; try < 3; try++ {
@@ -155,9 +158,10 @@ func (p *Publisher) Publish(ctx context.Context, events []Prepared) ([]Accepted,
 	return out, err
 }
 
+// keyRef is a (workspace, idempotency key) or, for hooks, a (workspace, event name).
 type keyRef struct{ workspace, key string }
 
-func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepared) ([]Accepted, error) {
+func (p *Service) publishTx(ctx context.Context, tx *store.Tx, events []Prepared) ([]Accepted, error) {
 	wsIDs := make([]string, 0, 1)
 	for i := range events {
 		if ws := events[i].envelope.WorkspaceID; !contains(wsIDs, ws) {
@@ -178,6 +182,7 @@ func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepar
 		return nil, err
 	}
 	out := make([]Accepted, len(events))
+	hookIDs := map[keyRef][]string{}
 	pubs := make([]delivery.Publication, 0, len(events))
 	at := make([]int, 0, len(events)) // pubs[j] is events[at[j]]
 	for i := range events {
@@ -190,10 +195,19 @@ func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepar
 			}
 			seen[ref] = ev.envelope.ID
 		}
+		targets := sets[ev.envelope.WorkspaceID].Match(ev.envelope.Name, ev.facts, nil)
+		hooks, err := p.hookTargets(ctx, tx, hookIDs, ev.envelope.WorkspaceID, ev.envelope.Name)
+		if err != nil {
+			return nil, err
+		}
+		if len(hooks) > 0 {
+			// A new slice: Match's result may share its array with other events'.
+			targets = append(append(make([]string, 0, len(targets)+len(hooks)), targets...), hooks...)
+		}
 		pubs = append(pubs, delivery.Publication{Event: delivery.Event{
 			ID: ev.envelope.ID, WorkspaceID: ev.envelope.WorkspaceID, Name: ev.envelope.Name, DataType: ev.envelope.DataType,
 			Body: ev.body, CreatedAt: ev.envelope.CreatedAt, IdempotencyKey: ev.key,
-		}, EndpointIDs: sets[ev.envelope.WorkspaceID].Match(ev.envelope.Name, ev.facts, nil)})
+		}, EndpointIDs: targets})
 		at = append(at, i)
 	}
 	if len(pubs) == 0 {
@@ -212,10 +226,29 @@ func (p *Publisher) publishTx(ctx context.Context, tx *store.Tx, events []Prepar
 	return out, nil
 }
 
+// hookTargets returns the Zapier hooks subscribed to an event name, looked up once per
+// (workspace, name) of a request (memo): a hook gets exactly the deliveries an endpoint
+// matched by a relay gets.
+func (p *Service) hookTargets(ctx context.Context, tx *store.Tx, memo map[keyRef][]string, workspaceID, name string) ([]string, error) {
+	if p.Hooks == nil {
+		return nil, nil
+	}
+	k := keyRef{workspaceID, name}
+	if ids, ok := memo[k]; ok {
+		return ids, nil
+	}
+	ids, err := p.Hooks.SubscribedIDs(ctx, tx, workspaceID, name)
+	if err != nil {
+		return nil, err
+	}
+	memo[k] = ids
+	return ids, nil
+}
+
 // lookupKeys finds the events already stored under the request's idempotency keys. A key
 // older than the window is released (its old event keeps everything but the key) so the
 // new event can take it.
-func (p *Publisher) lookupKeys(ctx context.Context, tx *store.Tx, events []Prepared) (map[keyRef]string, error) {
+func (p *Service) lookupKeys(ctx context.Context, tx *store.Tx, events []Prepared) (map[keyRef]string, error) {
 	byWS := map[string][]any{}
 	for i := range events {
 		if k := events[i].key; k != "" {
@@ -226,7 +259,7 @@ func (p *Publisher) lookupKeys(ctx context.Context, tx *store.Tx, events []Prepa
 	if len(byWS) == 0 {
 		return seen, nil
 	}
-	cutoff := store.Micros(p.now().Add(-IdempotencyWindow))
+	cutoff := store.Micros(p.Now.Now().Add(-IdempotencyWindow))
 	var expired []string
 	for ws, keys := range byWS {
 		q := `SELECT id, idempotency_key, created_at FROM events WHERE workspace_id = ? AND idempotency_key IN (?` + strings.Repeat(", ?", len(keys)-1) + `)`

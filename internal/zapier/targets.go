@@ -1,4 +1,4 @@
-package apikey
+package zapier
 
 import (
 	"context"
