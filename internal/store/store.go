@@ -54,7 +54,6 @@ type DB struct {
 	enginePgx *pgxpool.Pool
 	// readerPgx is the PostgreSQL pool behind Reader.
 	readerPgx *pgxpool.Pool
-	batch     *batcher
 
 	rebound sync.Map // query → query with $n placeholders (PostgreSQL only)
 }
@@ -74,7 +73,6 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.startBatcher()
 	return db, nil
 }
 
@@ -149,9 +147,6 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 
 // Close closes every pool.
 func (db *DB) Close() error {
-	if db.batch != nil {
-		db.batch.stop()
-	}
 	err := db.Writer.Close()
 	if db.Reader != db.Writer {
 		err = errors.Join(err, db.Reader.Close())
