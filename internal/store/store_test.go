@@ -93,4 +93,3 @@ func TestConcurrentTransactionsReadingThroughDB(t *testing.T) {
 		}
 	})
 }
-
