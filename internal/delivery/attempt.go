@@ -131,11 +131,8 @@ func (c *claimed) resting() State {
 	return c.prev
 }
 
-// Per statement, rows of a multi-row write stay well under both engines' parameter limits.
-const (
-	updateCols  = 11
-	attemptCols = 13
-)
+// updateCols is the arguments per row of updateDeliveries.
+const updateCols = 11
 
 // record writes a batch of outcomes in one transaction on the Engine pool: one UPDATE of
 // the deliveries (only where the claim that made the outcome is still the live one: a
@@ -286,15 +283,8 @@ func insertAttempts(ctx context.Context, tx *store.Tx, outs []outcome, worker st
 			made = append(made, o)
 		}
 	}
-	for chunk := range chunks(made, rowsPerInsert) {
-		var q strings.Builder
-		q.WriteString(`INSERT INTO attempts (id, delivery_id, workspace_id, endpoint_id, number, started_at, duration_us, request_headers, status, response_headers, response_body, error, worker) VALUES `)
-		args := make([]any, 0, len(chunk)*attemptCols)
-		for i, o := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	return store.InsertRows(ctx, tx, `attempts (id, delivery_id, workspace_id, endpoint_id, number, started_at, duration_us, request_headers, status, response_headers, response_body, error, worker)`,
+		rowsPerInsert, made, func(o outcome) []any {
 			res := o.res
 			reqH, _ := json.Marshal(res.RequestHeaders)
 			respH := []byte("{}")
@@ -305,14 +295,9 @@ func insertAttempts(ctx context.Context, tx *store.Tx, outs []outcome, worker st
 			if res.Err != nil {
 				errText = o.lastError
 			}
-			args = append(args, store.NewID(), o.c.ID, o.c.WorkspaceID, o.c.EndpointID, o.number, store.Micros(o.started), res.Duration.Microseconds(),
-				string(reqH), res.Status, string(respH), store.Text(string(res.ResponseBody)), errText, worker)
-		}
-		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+			return []any{store.NewID(), o.c.ID, o.c.WorkspaceID, o.c.EndpointID, o.number, store.Micros(o.started), res.Duration.Microseconds(),
+				string(reqH), res.Status, string(respH), store.Text(string(res.ResponseBody)), errText, worker}
+		})
 }
 
 // gone handles a 410: the endpoint is disabled and its waiting deliveries cancelled.

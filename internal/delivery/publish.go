@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/relaydesk/relaydesk/internal/store"
 )
@@ -121,29 +120,13 @@ func (s *Service) PublishMany(ctx context.Context, tx *store.Tx, pubs []Publicat
 
 func insertEvents(ctx context.Context, tx *store.Tx, evs []Event) error {
 	// Bodies are up to 256 KiB each: fewer rows per statement keeps one statement's size sane.
-	const perInsert = 50
-	for len(evs) > 0 {
-		batch := evs[:min(len(evs), perInsert)]
-		evs = evs[len(batch):]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO events (id, workspace_id, name, data_type, body, idempotency_key, created_at) VALUES `)
-		args := make([]any, 0, len(batch)*7)
-		for i, ev := range batch {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			var idem any
-			if ev.IdempotencyKey != "" {
-				idem = ev.IdempotencyKey
-			}
-			args = append(args, ev.ID, ev.WorkspaceID, ev.Name, ev.DataType, string(ev.Body), idem, store.Micros(ev.CreatedAt))
+	return store.InsertRows(ctx, tx, `events (id, workspace_id, name, data_type, body, idempotency_key, created_at)`, 50, evs, func(ev Event) []any {
+		var idem any
+		if ev.IdempotencyKey != "" {
+			idem = ev.IdempotencyKey
 		}
-		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+		return []any{ev.ID, ev.WorkspaceID, ev.Name, ev.DataType, string(ev.Body), idem, store.Micros(ev.CreatedAt)}
+	})
 }
 
 // undeliverable says why nothing can be delivered to the target a Targets lookup returned
@@ -173,24 +156,9 @@ func disabledReason(t Target) string {
 }
 
 func insertDeliveries(ctx context.Context, tx *store.Tx, ds []Delivery) error {
-	const cols = 11
-	for len(ds) > 0 {
-		batch := ds[:min(len(ds), rowsPerInsert)]
-		ds = ds[len(batch):]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO deliveries (id, workspace_id, event_id, endpoint_id, event_name, state, reason, next_attempt_at, created_at, updated_at, fifo) VALUES `)
-		args := make([]any, 0, len(batch)*cols)
-		for i, d := range batch {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, d.ID, d.WorkspaceID, d.EventID, d.EndpointID, d.EventName, d.State, d.Reason,
-				store.NullMicros(d.NextAttemptAt), store.Micros(d.CreatedAt), store.Micros(d.UpdatedAt), d.fifo)
-		}
-		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return store.InsertRows(ctx, tx, `deliveries (id, workspace_id, event_id, endpoint_id, event_name, state, reason, next_attempt_at, created_at, updated_at, fifo)`,
+		rowsPerInsert, ds, func(d Delivery) []any {
+			return []any{d.ID, d.WorkspaceID, d.EventID, d.EndpointID, d.EventName, d.State, d.Reason,
+				store.NullMicros(d.NextAttemptAt), store.Micros(d.CreatedAt), store.Micros(d.UpdatedAt), d.fifo}
+		})
 }
