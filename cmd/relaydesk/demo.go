@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/relaydesk/relaydesk/internal/apiclient"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relaydesk/relaydesk/internal/apiclient"
 	"github.com/relaydesk/relaydesk/internal/app"
 	"github.com/relaydesk/relaydesk/internal/event"
 	"github.com/relaydesk/relaydesk/webhook"

@@ -78,16 +78,24 @@ func newServeCmd() *cobra.Command {
 }
 
 func newMigrateCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "migrate", Short: "Apply database migrations and exit", Args: cobra.NoArgs}
+	return withApp(&cobra.Command{Use: "migrate", Short: "Apply database migrations and exit", Args: cobra.NoArgs},
+		func(cmd *cobra.Command, _ []string, a *app.App) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "migrations applied (%s)\n", a.Describe())
+			return nil
+		})
+}
+
+// withApp makes cmd a one-shot command over the app: it takes the config flags, and run
+// gets the app opened (which migrates) and closes it after.
+func withApp(cmd *cobra.Command, run func(cmd *cobra.Command, args []string, a *app.App) error) *cobra.Command {
 	get := configFlags(cmd.Flags())
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		a, err := openApp(cmd.Context(), get)
 		if err != nil {
 			return err
 		}
 		defer a.Close()
-		fmt.Fprintf(cmd.OutOrStdout(), "migrations applied (%s)\n", a.Describe())
-		return nil
+		return run(cmd, args, a)
 	}
 	return cmd
 }

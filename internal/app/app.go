@@ -153,7 +153,7 @@ func (a *App) build(ctx context.Context) error {
 		a.Team.Mailer = m
 	}
 	a.API.RegisterTeam(a.Team, a.Config.PublicURL)
-	a.Web.RegisterTeam(a.Team, a.Config.PublicURL)
+	a.Web.RegisterTeam(a.Team)
 
 	// API keys (acting as their member), Zapier REST hooks, the API docs page (issue 8).
 	a.APIKeys = &apikey.Service{DB: a.DB}

@@ -3,13 +3,13 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/apikey"
 	"github.com/relaydesk/relaydesk/internal/input"
-	"github.com/relaydesk/relaydesk/internal/store"
 	"github.com/relaydesk/relaydesk/internal/zapier"
 )
 
@@ -98,8 +98,7 @@ func (a *apiKeyPages) render(w http.ResponseWriter, r *http.Request, p *access.P
 		}
 	}
 	if err != nil {
-		a.s.Log.Error("api keys page", "err", err)
-		a.s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+		a.s.internalError(w, r, p, "api keys page", err)
 		return
 	}
 	now := time.Now()
@@ -155,15 +154,17 @@ func (a *apiKeyPages) create(w http.ResponseWriter, r *http.Request, p *access.P
 func (a *apiKeyPages) revokePage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	k, err := a.keys.Get(r.Context(), p.WorkspaceID, r.PathValue("id"), keyScope(p))
 	if err != nil {
-		a.notFound(w, r, p, err, "That API key does not exist or was already revoked.")
+		a.s.fail(w, r, p, err, "api keys page", "That API key does not exist or was already revoked.")
 		return
 	}
-	a.s.Render(w, r, http.StatusOK, "apikeys_revoke", View{Title: "Revoke API key", Principal: p, Active: "api-keys", Data: keyRow{Key: k}})
+	a.s.Render(w, r, http.StatusOK, "apikeys_revoke", View{Title: "Revoke API key", Principal: p, Active: "api-keys", Data: confirmForm{
+		Item: k, Action: "/settings/api-keys/" + url.PathEscape(k.ID) + "/revoke", Button: "Revoke key", ButtonID: "confirm-revoke", Cancel: "/settings/api-keys",
+	}})
 }
 
 func (a *apiKeyPages) revoke(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	if _, err := a.keys.Revoke(access.With(r.Context(), p), p.WorkspaceID, r.PathValue("id"), keyScope(p)); err != nil {
-		a.notFound(w, r, p, err, "That API key does not exist or was already revoked.")
+		a.s.fail(w, r, p, err, "api keys page", "That API key does not exist or was already revoked.")
 		return
 	}
 	http.Redirect(w, r, "/settings/api-keys?ok=revoked", http.StatusSeeOther)
@@ -172,25 +173,18 @@ func (a *apiKeyPages) revoke(w http.ResponseWriter, r *http.Request, p *access.P
 func (a *apiKeyPages) removeHookPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	h, err := a.hooks.Get(r.Context(), p.WorkspaceID, r.PathValue("id"), keyScope(p))
 	if err != nil {
-		a.notFound(w, r, p, err, "That Zapier hook does not exist or was already removed.")
+		a.s.fail(w, r, p, err, "api keys page", "That Zapier hook does not exist or was already removed.")
 		return
 	}
-	a.s.Render(w, r, http.StatusOK, "apikeys_hook_remove", View{Title: "Remove Zapier hook", Principal: p, Active: "api-keys", Data: h})
+	a.s.Render(w, r, http.StatusOK, "apikeys_hook_remove", View{Title: "Remove Zapier hook", Principal: p, Active: "api-keys", Data: confirmForm{
+		Item: h, Action: "/settings/api-keys/hooks/" + url.PathEscape(h.ID) + "/remove", Button: "Remove hook", ButtonID: "confirm-remove", Cancel: "/settings/api-keys",
+	}})
 }
 
 func (a *apiKeyPages) removeHook(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	if err := a.hooks.Unsubscribe(access.With(r.Context(), p), p.WorkspaceID, r.PathValue("id"), keyScope(p)); err != nil {
-		a.notFound(w, r, p, err, "That Zapier hook does not exist or was already removed.")
+		a.s.fail(w, r, p, err, "api keys page", "That Zapier hook does not exist or was already removed.")
 		return
 	}
 	http.Redirect(w, r, "/settings/api-keys?ok=hookremoved", http.StatusSeeOther)
-}
-
-func (a *apiKeyPages) notFound(w http.ResponseWriter, r *http.Request, p *access.Principal, err error, msg string) {
-	if errors.Is(err, store.ErrNotFound) {
-		a.s.Error(w, r, p, http.StatusNotFound, "Not found", msg)
-		return
-	}
-	a.s.Log.Error("api keys page", "err", err)
-	a.s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
 }

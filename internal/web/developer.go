@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -145,17 +146,15 @@ func (d *developerPages) render(w http.ResponseWriter, r *http.Request, p *acces
 }
 
 func (d *developerPages) fail(w http.ResponseWriter, r *http.Request, p *access.Principal, what string, err error) {
-	d.s.Log.Error("developer tools: "+what, "err", err)
-	d.s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+	d.s.internalError(w, r, p, "developer tools: "+what, err)
 }
 
 func (d *developerPages) page(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	d.render(w, r, p, http.StatusOK, View{Flash: flashes[r.URL.Query().Get("ok")]}, nil)
 }
 
-func (d *developerPages) form(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	return r.ParseForm() == nil
+func (d *developerPages) form(w http.ResponseWriter, r *http.Request, p *access.Principal) bool {
+	return d.s.form(w, r, p, 16<<10)
 }
 
 // problem turns a service error into what the member reads; ok is false for unexpected ones.
@@ -177,8 +176,7 @@ func problem(err error) (msg string, status int, ok bool) {
 }
 
 func (d *developerPages) create(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !d.form(w, r) {
-		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !d.form(w, r, p) {
 		return
 	}
 	in := endpoint.Input{URL: r.PostForm.Get("url"), Description: r.PostForm.Get("description"), Enabled: true}
@@ -197,8 +195,7 @@ func (d *developerPages) create(w http.ResponseWriter, r *http.Request, p *acces
 }
 
 func (d *developerPages) update(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !d.form(w, r) {
-		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !d.form(w, r, p) {
 		return
 	}
 	id := r.PathValue("id")
@@ -248,7 +245,9 @@ func (d *developerPages) deletePage(w http.ResponseWriter, r *http.Request, p *a
 		d.fail(w, r, p, "get endpoint", err)
 		return
 	}
-	d.s.Render(w, r, http.StatusOK, "developer_delete", View{Title: "Delete endpoint", Principal: p, Active: "developer", Data: e})
+	d.s.Render(w, r, http.StatusOK, "developer_delete", View{Title: "Delete endpoint", Principal: p, Active: "developer", Data: confirmForm{
+		Item: e, Action: "/settings/developer/endpoints/" + url.PathEscape(e.ID) + "/delete", Button: "Delete endpoint", ButtonID: "confirm-delete", Cancel: "/settings/developer",
+	}})
 }
 
 func (d *developerPages) delete(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -299,7 +298,9 @@ type graceChoice struct {
 }
 
 type rotateData struct {
-	Fingerprint     string
+	Fingerprint string
+	// Grace is the id of the grace-choices fieldset and the prefix of its radios' ids.
+	Grace           string
 	Choices         []graceChoice
 	Default, Danger int
 }
@@ -327,21 +328,27 @@ func (d *developerPages) refuse(w http.ResponseWriter, r *http.Request, p *acces
 
 func (d *developerPages) rotatePage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	info, err := d.svc.SecretInfo(r.Context(), p.WorkspaceID)
+	d.renderRotate(w, r, p, "secret info", err, info.Exists, "developer_rotate", "Rotate signing secret",
+		rotateData{Fingerprint: info.Fingerprint, Grace: "grace", Choices: graceChoices})
+}
+
+// renderRotate shows a rotation page (the secret's or the key pair's) once info about what
+// it rotates was read (err, exists); with nothing to rotate yet it is back to Developer Tools.
+func (d *developerPages) renderRotate(w http.ResponseWriter, r *http.Request, p *access.Principal, what string, err error, exists bool, page, title string, data rotateData) {
 	if err != nil {
-		d.fail(w, r, p, "secret info", err)
+		d.fail(w, r, p, what, err)
 		return
 	}
-	if !info.Exists {
+	if !exists {
 		http.Redirect(w, r, "/settings/developer", http.StatusSeeOther)
 		return
 	}
-	d.s.Render(w, r, http.StatusOK, "developer_rotate", View{Title: "Rotate signing secret", Principal: p, Active: "developer",
-		Data: rotateData{Fingerprint: info.Fingerprint, Choices: graceChoices, Default: defaultGrace, Danger: 0}})
+	data.Default, data.Danger = defaultGrace, 0
+	d.s.Render(w, r, http.StatusOK, page, View{Title: title, Principal: p, Active: "developer", Data: data})
 }
 
 func (d *developerPages) rotate(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !d.form(w, r) {
-		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !d.form(w, r, p) {
 		return
 	}
 	sec, info, err := d.svc.RotateSecret(d.ctx(r, p), p.WorkspaceID, graceParam(r))

@@ -103,8 +103,7 @@ func (d *developerPages) enable(w http.ResponseWriter, r *http.Request, p *acces
 // recover re-queues the endpoint's failed deliveries created in the chosen days (UTC,
 // both inclusive; default the last 7 days).
 func (d *developerPages) recover(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !d.form(w, r) {
-		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !d.form(w, r, p) {
 		return
 	}
 	id := r.PathValue("id")
@@ -157,8 +156,7 @@ func (d *developerPages) recover(w http.ResponseWriter, r *http.Request, p *acce
 }
 
 func (d *developerPages) markRead(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !d.form(w, r) {
-		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !d.form(w, r, p) {
 		return
 	}
 	if d.ops.Notify != nil {

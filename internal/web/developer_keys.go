@@ -37,16 +37,8 @@ func (d *developerPages) generateKey(w http.ResponseWriter, r *http.Request, p *
 
 func (d *developerPages) rotateKeyPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	info, err := d.svc.KeyInfo(r.Context(), p.WorkspaceID)
-	if err != nil {
-		d.fail(w, r, p, "key info", err)
-		return
-	}
-	if !info.Exists {
-		http.Redirect(w, r, "/settings/developer", http.StatusSeeOther)
-		return
-	}
-	d.s.Render(w, r, http.StatusOK, "developer_key_rotate", View{Title: "Rotate signing key pair", Principal: p, Active: "developer",
-		Data: rotateData{Fingerprint: info.KeyID, Choices: keyGraceChoices, Default: defaultGrace, Danger: 0}})
+	d.renderRotate(w, r, p, "key info", err, info.Exists, "developer_key_rotate", "Rotate signing key pair",
+		rotateData{Fingerprint: info.KeyID, Grace: "key-grace", Choices: keyGraceChoices})
 }
 
 // keyGraceChoices are graceChoices worded for a key.
@@ -64,8 +56,7 @@ var keyGraceChoices = func() []graceChoice {
 }()
 
 func (d *developerPages) rotateKey(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !d.form(w, r) {
-		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !d.form(w, r, p) {
 		return
 	}
 	info, err := d.svc.RotateKey(d.ctx(r, p), p.WorkspaceID, graceParam(r))

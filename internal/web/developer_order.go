@@ -63,8 +63,7 @@ func (d *developerPages) loadQueues(ctx context.Context, p *access.Principal, da
 // skip cancels the delivery at the head of an ordered endpoint's queue, which lets the
 // next one go.
 func (d *developerPages) skip(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !d.form(w, r) {
-		d.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !d.form(w, r, p) {
 		return
 	}
 	if d.ops.Deliveries == nil {

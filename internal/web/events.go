@@ -58,12 +58,7 @@ type eventsData struct {
 }
 
 func (ep *eventPages) fail(w http.ResponseWriter, r *http.Request, p *access.Principal, err error) {
-	if errors.Is(err, store.ErrNotFound) {
-		ep.s.Error(w, r, p, http.StatusNotFound, "Not found", "There is no such event or delivery in this workspace.")
-		return
-	}
-	ep.s.Log.Error("event log page", "err", err)
-	ep.s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+	ep.s.fail(w, r, p, err, "event log page", "There is no such event or delivery in this workspace.")
 }
 
 func (ep *eventPages) endpointURLs(r *http.Request, p *access.Principal) map[string]string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -177,12 +178,7 @@ func (rp *relayPages) renderList(w http.ResponseWriter, r *http.Request, p *acce
 }
 
 func (rp *relayPages) fail(w http.ResponseWriter, r *http.Request, p *access.Principal, err error) {
-	if errors.Is(err, store.ErrNotFound) {
-		rp.s.Error(w, r, p, http.StatusNotFound, "Not found", "There is no such relay in this workspace.")
-		return
-	}
-	rp.s.Log.Error("relays page", "err", err)
-	rp.s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+	rp.s.fail(w, r, p, err, "relays page", "There is no such relay in this workspace.")
 }
 
 func endpointURLs(eps []relay.EndpointChoice) map[string]string {
@@ -255,9 +251,7 @@ func quoteAll(ss []string) []string {
 }
 
 func (rp *relayPages) fromTemplate(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		rp.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !rp.s.form(w, r, p, 16<<10) {
 		return
 	}
 	tf := templateForm{TemplateID: r.PostForm.Get("templateId"), EndpointID: r.PostForm.Get("endpointId"),
@@ -518,9 +512,7 @@ func (rp *relayPages) editPage(w http.ResponseWriter, r *http.Request, p *access
 
 // save handles the builder's buttons: add a row, remove one, or save.
 func (rp *relayPages) save(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		rp.s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !rp.s.form(w, r, p, 64<<10) {
 		return
 	}
 	id := r.PathValue("id")
@@ -615,7 +607,9 @@ func (rp *relayPages) deletePage(w http.ResponseWriter, r *http.Request, p *acce
 		rp.fail(w, r, p, err)
 		return
 	}
-	rp.s.Render(w, r, http.StatusOK, "relays_delete", View{Title: "Delete relay", Principal: p, Active: "relays", Data: x})
+	rp.s.Render(w, r, http.StatusOK, "relays_delete", View{Title: "Delete relay", Principal: p, Active: "relays", Data: confirmForm{
+		Item: x, Action: "/relays/" + url.PathEscape(x.ID) + "/delete", Button: "Delete relay", ButtonID: "confirm-delete", Cancel: "/relays",
+	}})
 }
 
 func (rp *relayPages) delete(w http.ResponseWriter, r *http.Request, p *access.Principal) {

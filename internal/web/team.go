@@ -15,10 +15,9 @@ import (
 )
 
 // RegisterTeam adds the Team Management pages (members, invitations, Roles & Permissions)
-// and the public invitation-accept page. publicURL, when set, is the origin used in
-// invitation links; otherwise the request's own origin is.
-func (s *Server) RegisterTeam(t *team.Service, publicURL string) {
-	h := &teamPages{s: s, t: t, publicURL: publicURL}
+// and the public invitation-accept page. Invitation links start with the server's origin.
+func (s *Server) RegisterTeam(t *team.Service) {
+	h := &teamPages{s: s, t: t}
 	viewer, editor, owner := access.Require(access.Team, access.Viewer), access.Require(access.Team, access.Editor), access.Require(access.Team, access.Owner)
 	s.Page(http.MethodGet, "/settings/team", viewer, h.members)
 	s.Page(http.MethodPost, "/settings/team/invitations", editor, h.invite)
@@ -39,9 +38,8 @@ func (s *Server) RegisterTeam(t *team.Service, publicURL string) {
 }
 
 type teamPages struct {
-	s         *Server
-	t         *team.Service
-	publicURL string
+	s *Server
+	t *team.Service
 }
 
 var featureLabels = map[access.Feature]string{
@@ -78,15 +76,10 @@ func (h *teamPages) status(err error) (int, string) {
 	return http.StatusUnprocessableEntity, err.Error()
 }
 
-func (h *teamPages) base(r *http.Request) string {
-	if h.publicURL != "" {
-		return h.publicURL
-	}
-	scheme := "http"
-	if h.s.SecureCookies || r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
+// notFound answers a GET of a member or role that could not be read.
+func (h *teamPages) notFound(w http.ResponseWriter, r *http.Request, p *access.Principal, err error) {
+	status, msg := h.status(err)
+	h.s.Error(w, r, p, status, "Not found", msg)
 }
 
 func ctxOf(r *http.Request, p *access.Principal) context.Context { return access.With(r.Context(), p) }
@@ -127,6 +120,12 @@ func (h *teamPages) members(w http.ResponseWriter, r *http.Request, p *access.Pr
 	h.renderMembers(w, r, p, http.StatusOK, flash, "", teamData{})
 }
 
+// membersFailed shows the members page again with why an action on it failed.
+func (h *teamPages) membersFailed(w http.ResponseWriter, r *http.Request, p *access.Principal, err error) {
+	status, msg := h.status(err)
+	h.renderMembers(w, r, p, status, "", msg, teamData{})
+}
+
 func (h *teamPages) renderMembers(w http.ResponseWriter, r *http.Request, p *access.Principal, status int, flash, errMsg string, d teamData) {
 	ctx := r.Context()
 	ms, err := h.t.Members(ctx, p.WorkspaceID)
@@ -138,8 +137,7 @@ func (h *teamPages) renderMembers(w http.ResponseWriter, r *http.Request, p *acc
 		roles, err = h.t.Roles(ctx, p.WorkspaceID)
 	}
 	if err != nil {
-		h.s.Log.Error("team page", "err", err)
-		h.s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+		h.s.internalError(w, r, p, "team page", err)
 		return
 	}
 	d.CanEdit, d.CanOwn = p.Can(access.Team, access.Editor), p.Can(access.Team, access.Owner)
@@ -167,7 +165,7 @@ func (h *teamPages) invite(w http.ResponseWriter, r *http.Request, p *access.Pri
 		return
 	}
 	d := teamData{Emails: r.PostForm.Get("emails"), RoleID: r.PostForm.Get("roleId")}
-	out, err := h.t.Invite(ctxOf(r, p), p, []string{d.Emails}, d.RoleID, h.base(r))
+	out, err := h.t.Invite(ctxOf(r, p), p, []string{d.Emails}, d.RoleID, h.s.origin(r))
 	if err != nil {
 		status, msg := h.status(err)
 		h.renderMembers(w, r, p, status, "", msg, d)
@@ -197,10 +195,9 @@ func issuedFlash(out []team.Issued) string {
 }
 
 func (h *teamPages) resend(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	out, err := h.t.Resend(ctxOf(r, p), p, r.PathValue("id"), h.base(r))
+	out, err := h.t.Resend(ctxOf(r, p), p, r.PathValue("id"), h.s.origin(r))
 	if err != nil {
-		status, msg := h.status(err)
-		h.renderMembers(w, r, p, status, "", msg, teamData{})
+		h.membersFailed(w, r, p, err)
 		return
 	}
 	h.renderMembers(w, r, p, http.StatusOK, issuedFlash([]team.Issued{out})+" The previous link no longer works.", "", teamData{Issued: []team.Issued{out}})
@@ -208,8 +205,7 @@ func (h *teamPages) resend(w http.ResponseWriter, r *http.Request, p *access.Pri
 
 func (h *teamPages) revoke(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	if err := h.t.Revoke(ctxOf(r, p), p, r.PathValue("id")); err != nil {
-		status, msg := h.status(err)
-		h.renderMembers(w, r, p, status, "", msg, teamData{})
+		h.membersFailed(w, r, p, err)
 		return
 	}
 	http.Redirect(w, r, "/settings/team?ok=revoked", http.StatusSeeOther)
@@ -221,35 +217,34 @@ func (h *teamPages) changeRole(w http.ResponseWriter, r *http.Request, p *access
 		return
 	}
 	if _, err := h.t.ChangeRole(ctxOf(r, p), p, r.PathValue("userId"), r.PostForm.Get("roleId")); err != nil {
-		status, msg := h.status(err)
-		h.renderMembers(w, r, p, status, "", msg, teamData{})
+		h.membersFailed(w, r, p, err)
 		return
 	}
 	http.Redirect(w, r, "/settings/team?ok=role", http.StatusSeeOther)
 }
 
+// confirmData is team_confirm.html's: a question in plain text over a confirmForm.
 type confirmData struct {
-	Heading, Text, Action, Button, Cancel string
+	Heading, Text string
+	confirmForm
 }
 
 func (h *teamPages) removeConfirm(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	m, err := h.t.Member(r.Context(), p.WorkspaceID, r.PathValue("userId"))
 	if err != nil {
-		status, msg := h.status(err)
-		h.s.Error(w, r, p, status, "Not found", msg)
+		h.notFound(w, r, p, err)
 		return
 	}
 	h.s.Render(w, r, http.StatusOK, "team_confirm", View{Title: "Remove member", Principal: p, Active: "team", Data: confirmData{
-		Heading: "Remove " + m.Email + "?",
-		Text:    m.Email + " (" + m.RoleName + ") will lose access to this workspace at once: their sessions end and their API keys and Zapier hooks are revoked. You can invite them again later.",
-		Action:  "/settings/team/members/" + url.PathEscape(m.UserID) + "/remove", Button: "Remove member", Cancel: "/settings/team",
+		Heading:     "Remove " + m.Email + "?",
+		Text:        m.Email + " (" + m.RoleName + ") will lose access to this workspace at once: their sessions end and their API keys and Zapier hooks are revoked. You can invite them again later.",
+		confirmForm: confirmForm{Action: "/settings/team/members/" + url.PathEscape(m.UserID) + "/remove", Button: "Remove member", Cancel: "/settings/team"},
 	}})
 }
 
 func (h *teamPages) remove(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	if err := h.t.RemoveMember(ctxOf(r, p), p, r.PathValue("userId")); err != nil {
-		status, msg := h.status(err)
-		h.renderMembers(w, r, p, status, "", msg, teamData{})
+		h.membersFailed(w, r, p, err)
 		return
 	}
 	http.Redirect(w, r, "/settings/team?ok=removed", http.StatusSeeOther)
@@ -286,8 +281,7 @@ func (h *teamPages) roles(w http.ResponseWriter, r *http.Request, p *access.Prin
 func (h *teamPages) renderRoles(w http.ResponseWriter, r *http.Request, p *access.Principal, status int, flash, errMsg string) {
 	rs, err := h.t.Roles(r.Context(), p.WorkspaceID)
 	if err != nil {
-		h.s.Log.Error("roles page", "err", err)
-		h.s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+		h.s.internalError(w, r, p, "roles page", err)
 		return
 	}
 	d := rolesData{CanOwn: p.Can(access.Team, access.Owner)}
@@ -344,14 +338,18 @@ func (h *teamPages) newRole(w http.ResponseWriter, r *http.Request, p *access.Pr
 	if from := r.URL.Query().Get("copy"); from != "" {
 		src, err := h.t.Role(r.Context(), p.WorkspaceID, from)
 		if err != nil {
-			status, msg := h.status(err)
-			h.s.Error(w, r, p, status, "Not found", msg)
+			h.notFound(w, r, p, err)
 			return
 		}
 		d.CopyFrom, d.CopyName, d.Name, levels = src.ID, src.Name, "Copy of "+src.Name, src.Levels
 	}
 	d.Rows = levelRows(p, levels)
-	h.s.Render(w, r, http.StatusOK, "team_role", View{Title: "New role", Principal: p, Active: "team", Data: d})
+	h.roleForm(w, r, p, http.StatusOK, "New role", "", d)
+}
+
+// roleForm renders team_role.html: the new or edit role form.
+func (h *teamPages) roleForm(w http.ResponseWriter, r *http.Request, p *access.Principal, status int, title, errMsg string, d roleFormData) {
+	h.s.Render(w, r, status, "team_role", View{Title: title, Principal: p, Active: "team", Error: errMsg, Data: d})
 }
 
 // formLevels reads the grid: one radio group "level-<feature>" per feature.
@@ -384,7 +382,7 @@ func (h *teamPages) createRole(w http.ResponseWriter, r *http.Request, p *access
 	if err != nil {
 		status, msg := h.status(err)
 		d.Rows = levelRows(p, ls)
-		h.s.Render(w, r, status, "team_role", View{Title: "New role", Principal: p, Active: "team", Error: msg, Data: d})
+		h.roleForm(w, r, p, status, "New role", msg, d)
 		return
 	}
 	http.Redirect(w, r, "/settings/team/roles?ok=created", http.StatusSeeOther)
@@ -393,8 +391,7 @@ func (h *teamPages) createRole(w http.ResponseWriter, r *http.Request, p *access
 func (h *teamPages) editRole(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	ro, err := h.t.Role(r.Context(), p.WorkspaceID, r.PathValue("id"))
 	if err != nil {
-		status, msg := h.status(err)
-		h.s.Error(w, r, p, status, "Not found", msg)
+		h.notFound(w, r, p, err)
 		return
 	}
 	d := roleFormData{ID: ro.ID, Name: ro.Name, Builtin: ro.Builtin, Rows: levelRows(p, ro.Levels)}
@@ -407,7 +404,7 @@ func (h *teamPages) editRole(w http.ResponseWriter, r *http.Request, p *access.P
 	case !p.Levels.Covers(ro.Levels):
 		errMsg = "This role has more access than yours, so you cannot edit it."
 	}
-	h.s.Render(w, r, http.StatusOK, "team_role", View{Title: "Edit role " + ro.Name, Principal: p, Active: "team", Error: errMsg, Data: d})
+	h.roleForm(w, r, p, http.StatusOK, "Edit role "+ro.Name, errMsg, d)
 }
 
 func (h *teamPages) updateRole(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -433,7 +430,7 @@ func (h *teamPages) updateRole(w http.ResponseWriter, r *http.Request, p *access
 			return
 		}
 		d := roleFormData{ID: ro.ID, Name: name, Builtin: ro.Builtin, Rows: levelRows(p, ls)}
-		h.s.Render(w, r, status, "team_role", View{Title: "Edit role " + ro.Name, Principal: p, Active: "team", Error: msg, Data: d})
+		h.roleForm(w, r, p, status, "Edit role "+ro.Name, msg, d)
 		return
 	}
 	http.Redirect(w, r, "/settings/team/roles?ok=saved", http.StatusSeeOther)
@@ -442,14 +439,13 @@ func (h *teamPages) updateRole(w http.ResponseWriter, r *http.Request, p *access
 func (h *teamPages) deleteRoleConfirm(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	ro, err := h.t.Role(r.Context(), p.WorkspaceID, r.PathValue("id"))
 	if err != nil {
-		status, msg := h.status(err)
-		h.s.Error(w, r, p, status, "Not found", msg)
+		h.notFound(w, r, p, err)
 		return
 	}
 	h.s.Render(w, r, http.StatusOK, "team_confirm", View{Title: "Delete role", Principal: p, Active: "team", Data: confirmData{
-		Heading: "Delete the role " + ro.Name + "?",
-		Text:    "Roles still held by members (or offered by pending invitations) cannot be deleted: give those members another role first.",
-		Action:  "/settings/team/roles/" + url.PathEscape(ro.ID) + "/delete", Button: "Delete role", Cancel: "/settings/team/roles",
+		Heading:     "Delete the role " + ro.Name + "?",
+		Text:        "Roles still held by members (or offered by pending invitations) cannot be deleted: give those members another role first.",
+		confirmForm: confirmForm{Action: "/settings/team/roles/" + url.PathEscape(ro.ID) + "/delete", Button: "Delete role", Cancel: "/settings/team/roles"},
 	}})
 }
 

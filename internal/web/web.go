@@ -18,6 +18,7 @@ import (
 	"github.com/relaydesk/relaydesk/internal/access"
 	"github.com/relaydesk/relaydesk/internal/account"
 	"github.com/relaydesk/relaydesk/internal/auth"
+	"github.com/relaydesk/relaydesk/internal/store"
 )
 
 //go:embed templates/*.html
@@ -55,7 +56,7 @@ type Handler func(w http.ResponseWriter, r *http.Request, p *access.Principal)
 // New prepares the page server and registers the foundation's pages.
 func New(mux *http.ServeMux, routes *access.Table, a *auth.Authenticator, accounts *account.Service, throttle *account.Throttle, log *slog.Logger) *Server {
 	s := &Server{Mux: mux, Routes: routes, Auth: a, Accounts: accounts, Throttle: throttle, Log: log}
-	s.layout = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	s.layout = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/blocks.html"))
 	static, _ := fs.Sub(staticFS, "static")
 	s.Routes.Add(access.Route{Kind: "page", Method: http.MethodGet, Path: "/static/", Need: access.Anyone})
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
@@ -80,8 +81,7 @@ func (s *Server) Page(method, path string, need access.Need, h Handler) {
 		w.Header().Set("Referrer-Policy", "same-origin")
 		p, err := s.Auth.Principal(r)
 		if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
-			s.Log.Error("authenticate", "err", err)
-			s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+			s.internalError(w, r, p, "authenticate", err)
 			return
 		}
 		if need.Auth != access.Public {
@@ -203,6 +203,41 @@ func (s *Server) Render(w http.ResponseWriter, r *http.Request, status int, name
 // Error renders an error page.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, p *access.Principal, status int, title, msg string) {
 	s.Render(w, r, status, "error", View{Title: title, Principal: p, Error: msg})
+}
+
+// form reads a posted form of at most limit bytes; when it cannot, the caller gets the
+// bad-request page and form is false.
+func (s *Server) form(w http.ResponseWriter, r *http.Request, p *access.Principal, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return false
+	}
+	return true
+}
+
+// internalError logs err as what and answers with the something-went-wrong page.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, p *access.Principal, what string, err error) {
+	s.Log.Error(what, "err", err)
+	s.Error(w, r, p, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+}
+
+// fail answers a service's error: store.ErrNotFound is the not-found page saying notFound,
+// anything else an internalError.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, p *access.Principal, err error, what, notFound string) {
+	if errors.Is(err, store.ErrNotFound) {
+		s.Error(w, r, p, http.StatusNotFound, "Not found", notFound)
+		return
+	}
+	s.internalError(w, r, p, what, err)
+}
+
+// confirmForm is the form of a page that asks before it deletes, revokes or removes: where
+// it posts, its button and where Cancel goes. Item is what the page asks about (the
+// "confirm" block of blocks.html hands it to the page's own "question").
+type confirmForm struct {
+	Item                             any
+	Action, Button, ButtonID, Cancel string
 }
 
 var funcs = template.FuncMap{
