@@ -60,7 +60,9 @@ func (s *auditAPI) listAuditLog(ctx context.Context, in *listAuditLogIn) (*listA
 			return nil, s.Problem(ctx, err)
 		}
 	}
-	entries, err := audit.List(ctx, s.db, access.From(ctx).WorkspaceID, before, limit)
+	// One more than the page: a next cursor only when there is a next entry, as the
+	// other lists do (a full last page used to promise an empty one).
+	entries, err := audit.List(ctx, s.db, access.From(ctx).WorkspaceID, before, limit+1)
 	if err != nil {
 		return nil, s.Problem(ctx, err)
 	}
@@ -68,8 +70,9 @@ func (s *auditAPI) listAuditLog(ctx context.Context, in *listAuditLogIn) (*listA
 	if out.Body.Entries == nil {
 		out.Body.Entries = []audit.Entry{}
 	}
-	if len(entries) == limit {
-		out.Body.NextCursor = store.Cursor(auditCursorKind, entries[len(entries)-1].ID)
+	if len(entries) > limit {
+		out.Body.Entries = entries[:limit]
+		out.Body.NextCursor = store.Cursor(auditCursorKind, entries[limit-1].ID)
 	}
 	return out, nil
 }

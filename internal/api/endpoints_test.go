@@ -528,6 +528,9 @@ func TestAuditLogForEndpointsAndSecret(t *testing.T) {
 			}
 			page.Entries, page.NextCursor = nil, ""
 			ws.Admin.Do("GET", q, nil).JSON(t, &page)
+			if len(page.Entries) == 0 {
+				t.Fatalf("page %d is empty: the previous page's nextCursor promised more", n+1)
+			}
 			for _, en := range page.Entries {
 				if seen[en.ID] {
 					t.Fatalf("entry %s on two pages", en.ID)
@@ -540,8 +543,10 @@ func TestAuditLogForEndpointsAndSecret(t *testing.T) {
 			}
 			cursor = page.NextCursor
 		}
-		if len(seen) < 8 {
-			t.Fatalf("paged through %d entries", len(seen))
+		var all struct{ Entries []audit.Entry }
+		ws.Admin.Do("GET", "/v1/audit-log?limit=100", nil).JSON(t, &all)
+		if len(seen) < 8 || len(seen) != len(all.Entries) {
+			t.Fatalf("paged through %d entries of %d", len(seen), len(all.Entries))
 		}
 		want(t, ws.Admin.Do("GET", "/v1/audit-log?limit=101", nil), http.StatusUnprocessableEntity)
 		want(t, ws.Admin.Do("GET", "/v1/audit-log?cursor=zzz", nil), http.StatusUnprocessableEntity)
