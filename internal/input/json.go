@@ -37,26 +37,14 @@ func Members(field string, v []byte, fn func(key string, val []byte) error) erro
 	if len(v) == 0 || v[0] != '{' {
 		return notA(field, "an object", v)
 	}
-	if v[1] == '}' {
-		return nil
-	}
 	var seen keySet
-	for i := 1; ; {
-		end := skipString(v, i)
-		key := Unquote(v[i:end])
+	return items(v, func(rawKey, val []byte) error {
+		key := Unquote(rawKey)
 		if !seen.add(key) {
 			return &Error{Field: Join(field, key), Reason: "duplicate field"}
 		}
-		i = end + 1 // past ':'
-		vend := skipValue(v, i)
-		if err := fn(key, v[i:vend]); err != nil {
-			return err
-		}
-		if i = vend; v[i] == '}' {
-			return nil
-		}
-		i++ // past ','
-	}
+		return fn(key, val)
+	})
 }
 
 // Elements calls fn for each element of the array v, in order; Index(field, i) names one.
@@ -64,18 +52,32 @@ func Elements(field string, v []byte, fn func(i int, val []byte) error) error {
 	if len(v) == 0 || v[0] != '[' {
 		return notA(field, "an array", v)
 	}
-	if v[1] == ']' {
+	n := 0
+	return items(v, func(_, val []byte) error {
+		n++
+		return fn(n-1, val)
+	})
+}
+
+// items calls fn for each value in the object or array v, with its key's literal when v
+// is an object, and stops at the first error.
+func items(v []byte, fn func(rawKey, val []byte) error) error {
+	if len(v) == 2 { // {} or []
 		return nil
 	}
-	for i, n := 1, 0; ; n++ {
+	for i := 1; ; i++ { // i++ steps past ','
+		var key []byte
+		if v[0] == '{' {
+			end := skipString(v, i)
+			key, i = v[i:end], end+1 // past ':'
+		}
 		end := skipValue(v, i)
-		if err := fn(n, v[i:end]); err != nil {
+		if err := fn(key, v[i:end]); err != nil {
 			return err
 		}
-		if i = end; v[i] == ']' {
+		if i = end; i == len(v)-1 { // the closing '}' or ']'
 			return nil
 		}
-		i++ // past ','
 	}
 }
 
