@@ -180,15 +180,7 @@ func parseMessage(data []byte, m *Message) error {
 		case mFrom:
 			m.From, err = phone(field, val)
 		case mTo:
-			m.To = m.To[:0]
-			err = input.Elements("data.to", val, func(i int, el []byte) error {
-				if i >= MaxRecipients {
-					return field.err("at most " + strconv.Itoa(MaxRecipients) + " recipients")
-				}
-				p, err := phone(path{prefix: "data.to", idx: i}, el)
-				m.To = append(m.To, p)
-				return err
-			})
+			m.To, err = list(m.To[:0], "data.to", val, MaxRecipients, "recipients", phone)
 			if err == nil && len(m.To) == 0 {
 				err = field.err("must have at least one recipient (the workspace line)")
 			}
@@ -197,15 +189,7 @@ func parseMessage(data []byte, m *Message) error {
 				err = field.err("longer than " + strconv.Itoa(MaxBodyBytes) + " bytes")
 			}
 		case mMedia:
-			m.Media = m.Media[:0]
-			err = input.Elements("data.media", val, func(i int, el []byte) error {
-				if i >= MaxMedia {
-					return field.err("at most " + strconv.Itoa(MaxMedia) + " items")
-				}
-				md, err := parseMedia(path{prefix: "data.media", idx: i}, el)
-				m.Media = append(m.Media, md)
-				return err
-			})
+			m.Media, err = list(m.Media[:0], "data.media", val, MaxMedia, "items", parseMedia)
 		case mContactID:
 			if val[0] != 'n' {
 				var s string
@@ -228,6 +212,20 @@ func parseMessage(data []byte, m *Message) error {
 		}
 	}
 	return nil
+}
+
+// list appends the elements of the array v at field to dst, each read by parse, and
+// refuses more than max of them ("at most 10 recipients").
+func list[T any](dst []T, field string, v []byte, max int, noun string, parse func(path, []byte) (T, error)) ([]T, error) {
+	err := input.Elements(field, v, func(i int, el []byte) error {
+		if i >= max {
+			return fieldErr(field, "at most "+strconv.Itoa(max)+" "+noun)
+		}
+		x, err := parse(path{prefix: field, idx: i}, el)
+		dst = append(dst, x)
+		return err
+	})
+	return dst, err
 }
 
 func parseMedia(field path, v []byte) (Media, error) {
