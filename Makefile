@@ -28,6 +28,7 @@ fuzz: ## each fuzz target for a short while
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyV1a$$' -fuzztime $(FUZZTIME) ./webhook/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseJWKS$$' -fuzztime $(FUZZTIME) ./webhook/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckURL$$' -fuzztime $(FUZZTIME) ./internal/egress/
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./internal/input/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDefinition$$' -fuzztime $(FUZZTIME) ./internal/relay/
 

@@ -56,7 +56,7 @@ func New(mux *http.ServeMux, version string, routes *access.Table, a *auth.Authe
 		"platform": {Type: "http", Scheme: "bearer", Description: "A platform token (rdp_…): the producer's credential."},
 	}
 	s := &Server{API: humago.New(mux, cfg), Routes: routes, Auth: a, Accounts: accounts, Throttle: account.NewThrottle(), Log: log}
-	s.API.UseMiddleware(s.enforce)
+	s.API.UseMiddleware(s.enforce, s.strictBody)
 	return s
 }
 
@@ -66,6 +66,7 @@ func Register[I, O any](s *Server, op huma.Operation, need access.Need, h func(c
 		op.Metadata = map[string]any{}
 	}
 	op.Metadata[needKey] = need
+	op.Metadata[typedBodyKey] = hasTypedBody[I]()
 	if op.MaxBodyBytes == 0 {
 		op.MaxBodyBytes = DefaultMaxBody
 	}

@@ -1,16 +1,15 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -74,21 +73,24 @@ type publishBody struct {
 	Events     []publishResult `json:"events,omitempty" doc:"A batch: one result per event, in order."`
 }
 
-// decodeStrict decodes one JSON object into v, refusing unknown fields and trailing data;
-// errors name the field under prefix and say what was expected. A body that is not JSON
-// at all gets the malformed-JSON answer (the same on every route).
+// decodeStrict decodes one JSON object into v. input's strict reader reads it first: a body
+// that is not JSON (a syntax error, trailing data, bytes that are not UTF-8) gets the
+// malformed-JSON answer, the same on every route; a key given twice anywhere (data included),
+// or one that is not exactly the JSON name of a field of v (encoding/json would take any
+// case), is refused naming the field under prefix. Then encoding/json decodes it, and a wrong
+// type is refused saying what was expected.
 func decodeStrict(b []byte, v any, prefix string) error {
-	if prefix == "" {
-		if err := checkJSON(b); err != nil {
-			return err
+	c, err := input.Compact("", b)
+	if err != nil {
+		if merr := checkJSON(b); merr != nil {
+			return merr
 		}
+		return malformedJSON(err.(*input.Error).Reason) // JSON must be UTF-8 (RFC 8259 §8.1)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		return malformedJSON("trailing data after the JSON object")
+	if err := checkKeys(strings.TrimSuffix(prefix, "."), c, reflect.TypeOf(v)); err != nil {
+		return inputProblem(err.(*input.Error))
 	}
+	err = json.Unmarshal(c, v)
 	if err == nil {
 		return nil
 	}
@@ -97,20 +99,82 @@ func decodeStrict(b []byte, v any, prefix string) error {
 		at = "body"
 	}
 	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te) && te.Field != "":
 		field := jsonField(te.Field)
 		return inputProblem(&input.Error{Field: prefix + field, Reason: "must be " + expected(field, te.Type) + ", not " + article(te.Value)})
 	case errors.As(err, &te):
 		return inputProblem(&input.Error{Field: at, Reason: "must be a JSON object, not " + article(te.Value)})
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return inputProblem(&input.Error{Field: prefix + Excerpt(name, maxValueExcerpt), Reason: "unknown field"})
-	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-		return malformedJSON(err.Error())
 	}
 	return inputProblem(&input.Error{Field: at, Reason: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")})
+}
+
+// checkKeys reads the compact JSON v, to be decoded into a t, with input's strict reader at
+// every depth: Members refuses a key given twice, and a key of an object read into a struct
+// must be exactly the JSON name of one of its fields. field names v.
+func checkKeys(field string, v []byte, t reflect.Type) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && (t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(jsonUnmarshaler)) {
+		t = nil // any JSON (json.RawMessage, time.Time): only duplicate keys are refused
+	}
+	switch input.Kind(v) {
+	case "object":
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		if t != nil && t.Kind() == reflect.Struct {
+			fields = jsonFields(t)
+		} else if t != nil && t.Kind() == reflect.Map {
+			elem = t.Elem()
+		}
+		return input.Members(field, v, func(key string, val []byte) error {
+			ft, known := fields[key]
+			if fields == nil {
+				ft, known = elem, true
+			}
+			if !known {
+				return &input.Error{Field: input.Join(field, Excerpt(key, maxValueExcerpt)), Reason: "unknown field"}
+			}
+			return checkKeys(input.Join(field, key), val, ft)
+		})
+	case "array":
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		return input.Elements(field, v, func(i int, el []byte) error {
+			return checkKeys(input.Index(field, i), el, elem)
+		})
+	}
+	return nil
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// structFields caches jsonFields: reflect.Type → map[string]reflect.Type.
+var structFields sync.Map
+
+// jsonFields maps the JSON names of the struct t's fields, as encoding/json reads them
+// (embedded structs without a tag promote theirs), to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := structFields.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		tag := f.Tag.Get("json")
+		if f.Anonymous || !f.IsExported() || tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	structFields.Store(t, m)
+	return m
 }
 
 // jsonField is a decoder's field path without the Go names of embedded structs.

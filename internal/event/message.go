@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/relaydesk/relaydesk/internal/input"
 )
 
 // Message is the data of MessageReceived (dataType "Message", docs/architecture.md §2).
@@ -147,14 +149,11 @@ func messageKeyBit(key string) int {
 // parseMessage decodes and checks compact JSON data into m.
 func parseMessage(data []byte, m *Message) error {
 	seen := 0
-	err := eachMember(data, "data", func(key string, val []byte) error {
+	err := input.Members("data", data, func(key string, val []byte) error {
 		bit := messageKeyBit(key)
 		field := path{prefix: "data", idx: -1, key: key}
 		if bit == 0 {
 			return field.err("unknown field")
-		}
-		if seen&bit != 0 {
-			return field.err("duplicate field")
 		}
 		seen |= bit
 		var err error
@@ -181,15 +180,7 @@ func parseMessage(data []byte, m *Message) error {
 		case mFrom:
 			m.From, err = phone(field, val)
 		case mTo:
-			m.To = m.To[:0]
-			err = eachElement(val, "data.to", func(i int, el []byte) error {
-				if i >= MaxRecipients {
-					return field.err("at most " + strconv.Itoa(MaxRecipients) + " recipients")
-				}
-				p, err := phone(path{prefix: "data.to", idx: i}, el)
-				m.To = append(m.To, p)
-				return err
-			})
+			m.To, err = list(m.To[:0], "data.to", val, MaxRecipients, "recipients", phone)
 			if err == nil && len(m.To) == 0 {
 				err = field.err("must have at least one recipient (the workspace line)")
 			}
@@ -198,15 +189,7 @@ func parseMessage(data []byte, m *Message) error {
 				err = field.err("longer than " + strconv.Itoa(MaxBodyBytes) + " bytes")
 			}
 		case mMedia:
-			m.Media = m.Media[:0]
-			err = eachElement(val, "data.media", func(i int, el []byte) error {
-				if i >= MaxMedia {
-					return field.err("at most " + strconv.Itoa(MaxMedia) + " items")
-				}
-				md, err := parseMedia(path{prefix: "data.media", idx: i}, el)
-				m.Media = append(m.Media, md)
-				return err
-			})
+			m.Media, err = list(m.Media[:0], "data.media", val, MaxMedia, "items", parseMedia)
 		case mContactID:
 			if val[0] != 'n' {
 				var s string
@@ -231,27 +214,35 @@ func parseMessage(data []byte, m *Message) error {
 	return nil
 }
 
+// list appends the elements of the array v at field to dst, each read by parse, and
+// refuses more than max of them ("at most 10 recipients").
+func list[T any](dst []T, field string, v []byte, max int, noun string, parse func(path, []byte) (T, error)) ([]T, error) {
+	err := input.Elements(field, v, func(i int, el []byte) error {
+		if i >= max {
+			return fieldErr(field, "at most "+strconv.Itoa(max)+" "+noun)
+		}
+		x, err := parse(path{prefix: field, idx: i}, el)
+		dst = append(dst, x)
+		return err
+	})
+	return dst, err
+}
+
 func parseMedia(field path, v []byte) (Media, error) {
 	var md Media
 	var seenURL, seenType bool
-	err := eachMember(v, field.String(), func(key string, val []byte) error {
+	err := input.Members(field.String(), v, func(key string, val []byte) error {
 		f := field
 		f.key = key
 		var err error
 		switch key {
 		case "url":
-			if seenURL {
-				return f.err("duplicate field")
-			}
 			seenURL = true
 			if md.URL, err = str(f, val); err != nil {
 				return err
 			}
 			return checkMediaURL(f, md.URL)
 		case "contentType":
-			if seenType {
-				return f.err("duplicate field")
-			}
 			seenType = true
 			if md.ContentType, err = str(f, val); err != nil {
 				return err
@@ -322,22 +313,22 @@ func (p path) err(reason string) error { return fieldErr(p.String(), reason) }
 
 func str(field path, v []byte) (string, error) {
 	if v[0] != '"' {
-		return "", field.err("must be a string, not " + jsonKind(v))
+		return "", field.err("must be a string, not " + input.Kind(v))
 	}
-	return decodeString(v), nil
+	return input.Unquote(v), nil
 }
 
 // constant returns s, or want without allocating when the literal v is want.
 func constant(field path, v []byte, want ...string) (string, bool, error) {
 	if v[0] != '"' {
-		return "", false, field.err("must be a string, not " + jsonKind(v))
+		return "", false, field.err("must be a string, not " + input.Kind(v))
 	}
 	for _, w := range want {
 		if len(v) == len(w)+2 && string(v[1:len(v)-1]) == w {
 			return w, true, nil
 		}
 	}
-	s := decodeString(v)
+	s := input.Unquote(v)
 	for _, w := range want {
 		if s == w {
 			return w, true, nil
@@ -404,13 +395,10 @@ func validateMessage(data []byte, v *Validated) error {
 func validateTestEvent(data []byte, v *Validated) error {
 	var msg string
 	seen := false
-	err := eachMember(data, "data", func(key string, val []byte) error {
+	err := input.Members("data", data, func(key string, val []byte) error {
 		f := path{prefix: "data", idx: -1, key: key}
 		if key != "message" {
 			return f.err("unknown field")
-		}
-		if seen {
-			return f.err("duplicate field")
 		}
 		seen = true
 		s, err := str(f, val)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -122,15 +121,10 @@ func ValidateEvent(name string, data []byte) (Validated, error) {
 	if len(data) > maxRawDataBytes {
 		return Validated{}, tooLarge("data")
 	}
-	if !utf8.Valid(data) {
-		return Validated{}, fieldErr("data", "must be valid UTF-8")
+	compact, err := input.Compact("data", data)
+	if err != nil {
+		return Validated{}, err
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(data))
-	if err := json.Compact(&buf, data); err != nil {
-		return Validated{}, fieldErr("data", "invalid JSON: "+strings.TrimPrefix(err.Error(), "json: "))
-	}
-	compact := buf.Bytes()
 	if len(compact) > MaxDataBytes {
 		return Validated{}, tooLarge("data")
 	}
@@ -191,35 +185,28 @@ func DecodeContext(raw []byte) (Context, error) {
 	if len(raw) > 4<<10 || !utf8.Valid(raw) {
 		return c, fieldErr("context", "must be a small JSON object")
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return c, fieldErr("context", "invalid JSON")
+	compact, err := input.Compact("context", raw)
+	if err != nil {
+		return c, err
 	}
-	var seen [2]bool
-	err := eachMember(buf.Bytes(), "context", func(key string, val []byte) error {
+	err = input.Members("context", compact, func(key string, val []byte) error {
 		var dst **bool
-		var i int
 		switch key {
 		case "isNewConversation":
-			dst, i = &c.IsNewConversation, 0
+			dst = &c.IsNewConversation
 		case "isAnonymousConversation":
-			dst, i = &c.IsAnonymousConversation, 1
+			dst = &c.IsAnonymousConversation
 		default:
 			return fieldErr("context."+key, "unknown field")
 		}
-		if seen[i] {
-			return fieldErr("context."+key, "duplicate field")
+		if input.IsNull(val) {
+			return nil
 		}
-		seen[i] = true
-		switch string(val) {
-		case "true", "false":
-			b := val[0] == 't'
+		b, err := input.Bool("context."+key, val)
+		if err == nil {
 			*dst = &b
-		case "null":
-		default:
-			return fieldErr("context."+key, "must be a boolean, not "+jsonKind(val))
 		}
-		return nil
+		return err
 	})
 	return c, err
 }

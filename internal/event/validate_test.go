@@ -200,6 +200,10 @@ func TestDecodeContext(t *testing.T) {
 			t.Errorf("DecodeContext(%s) = %v, want field %s", in, err, field)
 		}
 	}
+	// Not JSON: the parser's words, as for data.
+	if _, err := DecodeContext([]byte(`{"a"`)); err == nil || err.Error() != "context: invalid JSON: unexpected end of JSON input" {
+		t.Errorf("DecodeContext({\"a\") = %v", err)
+	}
 }
 
 func FuzzValidate(f *testing.F) {

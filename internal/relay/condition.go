@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/relaydesk/relaydesk/internal/event"
+	"github.com/relaydesk/relaydesk/internal/input"
 )
 
 // How the rules of Conditions combine.
@@ -369,7 +370,7 @@ func (r *Rule) compile(field string) (*compiledRule, error) {
 		}
 		for _, n := range []string{"keywords", "phoneNumber", "value", "days", "start", "end", "timezone", "outside"} {
 			if set[n] {
-				return fieldErr(join(field, n), "not allowed for "+r.Type)
+				return fieldErr(input.Join(field, n), "not allowed for "+r.Type)
 			}
 		}
 		return nil
@@ -379,7 +380,7 @@ func (r *Rule) compile(field string) (*compiledRule, error) {
 		if err := foreign("keywords"); err != nil {
 			return nil, err
 		}
-		f := join(field, "keywords")
+		f := input.Join(field, "keywords")
 		if len(r.Keywords) == 0 {
 			return nil, fieldErr(f, "at least one keyword is required")
 		}
@@ -401,23 +402,23 @@ func (r *Rule) compile(field string) (*compiledRule, error) {
 			return nil, err
 		}
 		if r.PhoneNumber == "" {
-			return nil, fieldErr(join(field, "phoneNumber"), "required")
+			return nil, fieldErr(input.Join(field, "phoneNumber"), "required")
 		}
 		if !event.IsE164(r.PhoneNumber) {
-			return nil, fieldErr(join(field, "phoneNumber"), "must be an E.164 phone number such as +15551234567")
+			return nil, fieldErr(input.Join(field, "phoneNumber"), "must be an E.164 phone number such as +15551234567")
 		}
 	case RuleIsAnonymousConversation, RuleIsNewConversation:
 		if err := foreign("value"); err != nil {
 			return nil, err
 		}
 		if r.Value == nil {
-			return nil, fieldErr(join(field, "value"), "required (true or false)")
+			return nil, fieldErr(input.Join(field, "value"), "required (true or false)")
 		}
 	case RuleActiveHours:
 		if err := foreign("days", "start", "end", "timezone", "outside"); err != nil {
 			return nil, err
 		}
-		f := join(field, "days")
+		f := input.Join(field, "days")
 		if len(r.Days) == 0 {
 			return nil, fieldErr(f, "at least one day is required")
 		}
@@ -433,15 +434,15 @@ func (r *Rule) compile(field string) (*compiledRule, error) {
 		}
 		var ok bool
 		if cr.start, ok = parseClock(r.Start); !ok {
-			return nil, fieldErr(join(field, "start"), `must be a time "HH:MM" from 00:00 to 23:59`)
+			return nil, fieldErr(input.Join(field, "start"), `must be a time "HH:MM" from 00:00 to 23:59`)
 		}
 		if cr.end, ok = parseClock(r.End); !ok {
-			return nil, fieldErr(join(field, "end"), `must be a time "HH:MM" from 00:00 to 23:59`)
+			return nil, fieldErr(input.Join(field, "end"), `must be a time "HH:MM" from 00:00 to 23:59`)
 		}
 		if cr.start == cr.end {
-			return nil, fieldErr(join(field, "end"), "must differ from start")
+			return nil, fieldErr(input.Join(field, "end"), "must differ from start")
 		}
-		tf := join(field, "timezone")
+		tf := input.Join(field, "timezone")
 		switch {
 		case r.Timezone == "":
 			return nil, fieldErr(tf, "required (an IANA time zone such as America/New_York or UTC)")
@@ -454,32 +455,32 @@ func (r *Rule) compile(field string) (*compiledRule, error) {
 		}
 		cr.loc = loc
 	case "":
-		return nil, fieldErr(join(field, "type"), "required")
+		return nil, fieldErr(input.Join(field, "type"), "required")
 	default:
-		return nil, fieldErr(join(field, "type"), "unknown condition type "+strconv.Quote(clip(r.Type)))
+		return nil, fieldErr(input.Join(field, "type"), "unknown condition type "+strconv.Quote(clip(r.Type)))
 	}
 	return cr, nil
 }
 
 // UnmarshalJSON strictly decodes conditions.
-func (c *Conditions) UnmarshalJSON(b []byte) error { return c.decode("", b) }
+func (c *Conditions) UnmarshalJSON(b []byte) error { return unmarshal(b, c.decode) }
 
-func (c *Conditions) decode(field string, b json.RawMessage) error {
+func (c *Conditions) decode(field string, b []byte) error {
 	*c = Conditions{}
-	return eachMember(b, field, func(key string, val json.RawMessage) error {
-		f := join(field, key)
+	return input.Members(field, b, func(key string, val []byte) error {
+		f := input.Join(field, key)
 		switch key {
 		case "match":
 			var err error
-			c.Mode, err = decodeString(f, val)
+			c.Mode, err = input.String(f, val)
 			return err
 		case "rules":
-			if isNull(val) {
+			if input.IsNull(val) {
 				return nil
 			}
-			return eachElement(f, val, func(ef string, el json.RawMessage) error {
+			return input.Elements(f, val, func(i int, el []byte) error {
 				var r Rule
-				err := r.decode(ef, el)
+				err := r.decode(input.Index(f, i), el)
 				c.Rules = append(c.Rules, r)
 				return err
 			})
@@ -511,13 +512,13 @@ var ruleFields = map[string][]string{
 }
 
 // UnmarshalJSON strictly decodes a rule: only the keys of its type.
-func (r *Rule) UnmarshalJSON(b []byte) error { return r.decode("", b) }
+func (r *Rule) UnmarshalJSON(b []byte) error { return unmarshal(b, r.decode) }
 
-func (r *Rule) decode(field string, b json.RawMessage) error {
+func (r *Rule) decode(field string, b []byte) error {
 	*r = Rule{}
 	// The type decides which keys are allowed, so read it first.
-	var typ json.RawMessage
-	err := eachMember(b, field, func(key string, val json.RawMessage) error {
+	var typ []byte
+	err := input.Members(field, b, func(key string, val []byte) error {
 		if key == "type" {
 			typ = val
 		}
@@ -527,17 +528,17 @@ func (r *Rule) decode(field string, b json.RawMessage) error {
 		return err
 	}
 	if typ == nil {
-		return fieldErr(join(field, "type"), "required")
+		return fieldErr(input.Join(field, "type"), "required")
 	}
-	if r.Type, err = decodeString(join(field, "type"), typ); err != nil {
+	if r.Type, err = input.String(input.Join(field, "type"), typ); err != nil {
 		return err
 	}
 	allowed, ok := ruleFields[r.Type]
 	if !ok {
-		return fieldErr(join(field, "type"), "unknown condition type "+strconv.Quote(clip(r.Type)))
+		return fieldErr(input.Join(field, "type"), "unknown condition type "+strconv.Quote(clip(r.Type)))
 	}
-	return eachMember(b, field, func(key string, val json.RawMessage) error {
-		f := join(field, key)
+	return input.Members(field, b, func(key string, val []byte) error {
+		f := input.Join(field, key)
 		if key == "type" {
 			return nil
 		}
@@ -554,24 +555,24 @@ func (r *Rule) decode(field string, b json.RawMessage) error {
 		var err error
 		switch key {
 		case "keywords":
-			r.Keywords, err = decodeStrings(f, val)
+			r.Keywords, err = input.Strings(f, val)
 		case "phoneNumber":
-			r.PhoneNumber, err = decodeString(f, val)
+			r.PhoneNumber, err = input.String(f, val)
 		case "value":
 			var v bool
-			v, err = decodeBool(f, val)
+			v, err = input.Bool(f, val)
 			r.Value = &v
 		case "days":
-			r.Days, err = decodeStrings(f, val)
+			r.Days, err = input.Strings(f, val)
 		case "start":
-			r.Start, err = decodeString(f, val)
+			r.Start, err = input.String(f, val)
 		case "end":
-			r.End, err = decodeString(f, val)
+			r.End, err = input.String(f, val)
 		case "timezone":
-			r.Timezone, err = decodeString(f, val)
+			r.Timezone, err = input.String(f, val)
 		case "outside":
-			if !isNull(val) {
-				r.Outside, err = decodeBool(f, val)
+			if !input.IsNull(val) {
+				r.Outside, err = input.Bool(f, val)
 			}
 		}
 		return err

@@ -7,9 +7,6 @@
 package relay
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -89,36 +86,31 @@ func (d *Definition) decode(b []byte) error {
 	if !utf8.Valid(b) {
 		return fieldErr("", "definition is not valid UTF-8")
 	}
-	if !json.Valid(b) {
-		var v any
-		err := json.Unmarshal(b, &v)
-		reason := "invalid JSON"
-		if err != nil {
-			reason += ": " + strings.TrimPrefix(err.Error(), "json: ")
-		}
-		return fieldErr("", reason)
+	b, err := input.Compact("", b)
+	if err != nil {
+		return err
 	}
 	*d = Definition{}
-	return eachMember(b, "", func(key string, val json.RawMessage) error {
+	return input.Members("", b, func(key string, val []byte) error {
 		var err error
 		switch key {
 		case "name":
-			d.Name, err = decodeString(key, val)
+			d.Name, err = input.String(key, val)
 		case "description":
-			if !isNull(val) {
-				d.Description, err = decodeString(key, val)
+			if !input.IsNull(val) {
+				d.Description, err = input.String(key, val)
 			}
 		case "trigger":
-			d.Trigger, err = decodeString(key, val)
+			d.Trigger, err = input.String(key, val)
 		case "conditions":
-			if !isNull(val) {
+			if !input.IsNull(val) {
 				err = d.Conditions.decode("conditions", val)
 			}
 		case "actions":
 			d.Actions = nil
-			err = eachElement("actions", val, func(field string, el json.RawMessage) error {
+			err = input.Elements("actions", val, func(i int, el []byte) error {
 				var a Action
-				err := a.decode(field, el)
+				err := a.decode(input.Index("actions", i), el)
 				d.Actions = append(d.Actions, a)
 				return err
 			})
@@ -130,23 +122,33 @@ func (d *Definition) decode(b []byte) error {
 }
 
 // UnmarshalJSON strictly decodes an action.
-func (a *Action) UnmarshalJSON(b []byte) error { return a.decode("", b) }
+func (a *Action) UnmarshalJSON(b []byte) error { return unmarshal(b, a.decode) }
 
-func (a *Action) decode(field string, b json.RawMessage) error {
+func (a *Action) decode(field string, b []byte) error {
 	*a = Action{}
-	return eachMember(b, field, func(key string, val json.RawMessage) error {
+	return input.Members(field, b, func(key string, val []byte) error {
 		var err error
-		f := join(field, key)
+		f := input.Join(field, key)
 		switch key {
 		case "type":
-			a.Type, err = decodeString(f, val)
+			a.Type, err = input.String(f, val)
 		case "endpointId":
-			a.EndpointID, err = decodeString(f, val)
+			a.EndpointID, err = input.String(f, val)
 		default:
 			err = unknownField(f)
 		}
 		return err
 	})
+}
+
+// unmarshal is UnmarshalJSON for the parts of a definition: b comes from encoding/json,
+// valid but not compact.
+func unmarshal(b []byte, decode func(field string, b []byte) error) error {
+	b, err := input.Compact("", b)
+	if err != nil {
+		return err
+	}
+	return decode("", b)
 }
 
 // Validate checks d and prepares its conditions for Match (keywords folded,
@@ -236,124 +238,7 @@ outer:
 	return out
 }
 
-// --- strict JSON helpers (exact key match, duplicates refused) ---
-
-// eachMember calls fn for each member of the JSON object b (already known to
-// be valid JSON), in order.
-func eachMember(b json.RawMessage, field string, fn func(key string, val json.RawMessage) error) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] != '{' {
-		return fieldErr(field, "must be an object, not "+kind(b))
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // '{'
-		return fieldErr(field, "invalid JSON")
-	}
-	seen := make(map[string]bool, 8)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fieldErr(field, "invalid JSON")
-		}
-		key, _ := tok.(string)
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return fieldErr(join(field, key), "invalid JSON")
-		}
-		if seen[key] {
-			return fieldErr(join(field, key), "duplicate field")
-		}
-		seen[key] = true
-		if err := fn(key, val); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return fieldErr(field, "invalid JSON")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fieldErr(field, "unexpected data after the object")
-	}
-	return nil
-}
-
-func eachElement(field string, b json.RawMessage, fn func(field string, el json.RawMessage) error) error {
-	if len(b) == 0 || b[0] != '[' {
-		return fieldErr(field, "must be an array, not "+kind(b))
-	}
-	var els []json.RawMessage
-	if err := json.Unmarshal(b, &els); err != nil {
-		return fieldErr(field, "invalid JSON")
-	}
-	for i, el := range els {
-		if err := fn(field+"["+strconv.Itoa(i)+"]", el); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func decodeString(field string, b json.RawMessage) (string, error) {
-	if len(b) == 0 || b[0] != '"' {
-		return "", fieldErr(field, "must be a string, not "+kind(b))
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return "", fieldErr(field, "invalid string")
-	}
-	return s, nil
-}
-
-func decodeStrings(field string, b json.RawMessage) ([]string, error) {
-	out := []string{}
-	err := eachElement(field, b, func(f string, el json.RawMessage) error {
-		s, err := decodeString(f, el)
-		out = append(out, s)
-		return err
-	})
-	return out, err
-}
-
-func decodeBool(field string, b json.RawMessage) (bool, error) {
-	switch string(b) {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, fieldErr(field, "must be a boolean, not "+kind(b))
-}
-
-func kind(b []byte) string {
-	if len(b) == 0 {
-		return "nothing"
-	}
-	switch b[0] {
-	case '"':
-		return "string"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	}
-	return "number"
-}
-
-func isNull(b []byte) bool { return string(b) == "null" }
-
 func unknownField(field string) error { return fieldErr(field, "unknown field") }
-
-func join(prefix, key string) string {
-	if prefix == "" {
-		return key
-	}
-	return prefix + "." + key
-}
 
 func clip(s string) string {
 	if len(s) > 64 {
