@@ -247,23 +247,15 @@ func (s *Service) Memberships(ctx context.Context, userID string) ([]Membership,
 	rows, err := s.DB.Query(ctx, `SELECT w.id, w.name, r.id, r.name, r.levels FROM members m
 		JOIN workspaces w ON w.id = m.workspace_id JOIN roles r ON r.id = m.role_id
 		WHERE m.user_id = ? ORDER BY m.created_at, w.id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Membership
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (Membership, error) {
 		var m Membership
 		var levels string
-		if err := rows.Scan(&m.WorkspaceID, &m.WorkspaceName, &m.RoleID, &m.RoleName, &levels); err != nil {
-			return nil, err
+		err := r.Scan(&m.WorkspaceID, &m.WorkspaceName, &m.RoleID, &m.RoleName, &levels)
+		if err == nil {
+			m.Levels, err = access.DecodeLevels(levels)
 		}
-		if m.Levels, err = access.DecodeLevels(levels); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	})
 }
 
 // Member returns a user's membership of one workspace, read fresh on every request so a

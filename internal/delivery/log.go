@@ -114,24 +114,19 @@ func (s *Service) Get(ctx context.Context, workspaceID, id string) (Delivery, []
 	}
 	rows, err := s.DB.Query(ctx, `SELECT id, number, started_at, duration_us, request_headers, status, response_headers, response_body, error
 		FROM attempts WHERE delivery_id = ? ORDER BY number, id`, id)
-	if err != nil {
-		return d, nil, err
-	}
-	defer rows.Close()
-	atts := []Attempt{}
-	for rows.Next() {
+	atts, err := store.Collect(rows, err, func(r store.Scanner) (Attempt, error) {
 		var a Attempt
 		var started, dur int64
 		var reqH, respH string
-		if err := rows.Scan(&a.ID, &a.Number, &started, &dur, &reqH, &a.Status, &respH, &a.ResponseBody, &a.Error); err != nil {
-			return d, nil, err
+		if err := r.Scan(&a.ID, &a.Number, &started, &dur, &reqH, &a.Status, &respH, &a.ResponseBody, &a.Error); err != nil {
+			return a, err
 		}
 		a.StartedAt, a.DurationMs = store.Time(started), float64(dur)/1000
 		_ = json.Unmarshal([]byte(reqH), &a.RequestHeaders)
 		_ = json.Unmarshal([]byte(respH), &a.ResponseHeaders)
-		atts = append(atts, a)
-	}
-	return d, atts, rows.Err()
+		return a, nil
+	})
+	return d, atts, err
 }
 
 // Retry makes one more attempt of a delivery now, whatever its state (failed and cancelled

@@ -242,7 +242,7 @@ func auditURL(raw string) string {
 
 const endpointCols = `id, workspace_id, url, description, enabled, disabled_reason, created_at, updated_at, ordering, max_per_second`
 
-func scanEndpoint(sc interface{ Scan(...any) error }) (Endpoint, error) {
+func scanEndpoint(sc store.Scanner) (Endpoint, error) {
 	var e Endpoint
 	var created, updated int64
 	err := sc.Scan(&e.ID, &e.WorkspaceID, &e.URL, &e.Description, &e.Enabled, &e.DisabledReason, &created, &updated, &e.Ordering, &e.MaxPerSecond)
@@ -256,20 +256,8 @@ func scanEndpoint(sc interface{ Scan(...any) error }) (Endpoint, error) {
 // List returns the workspace's endpoints, oldest first.
 func (s *Service) List(ctx context.Context, workspaceID string) ([]Endpoint, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE workspace_id = ? ORDER BY id`, workspaceID)
+	out, err := store.Collect(rows, err, scanEndpoint)
 	if err != nil {
-		return nil, err
-	}
-	out := []Endpoint{}
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i := range out {

@@ -110,23 +110,19 @@ func (s *Service) Event(ctx context.Context, workspaceID, id string) (StoredEven
 	rows, err := s.DB.Query(ctx, `SELECT id, workspace_id, event_id, endpoint_id, event_name, state, reason, attempts,
 		next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at
 		FROM deliveries WHERE workspace_id = ? AND event_id = ? ORDER BY id`, workspaceID, id)
-	if err != nil {
-		return e, nil, err
-	}
-	defer rows.Close()
-	ds := []delivery.Delivery{}
-	for rows.Next() {
+	ds, err := store.Collect(rows, err, func(r store.Scanner) (delivery.Delivery, error) {
 		var d delivery.Delivery
 		var next, delivered sql.NullInt64
 		var created, updated int64
-		if err := rows.Scan(&d.ID, &d.WorkspaceID, &d.EventID, &d.EndpointID, &d.EventName, &d.State, &d.Reason, &d.Attempts,
-			&next, &d.LastStatus, &d.LastError, &created, &updated, &delivered); err != nil {
-			return e, nil, err
-		}
+		err := r.Scan(&d.ID, &d.WorkspaceID, &d.EventID, &d.EndpointID, &d.EventName, &d.State, &d.Reason, &d.Attempts,
+			&next, &d.LastStatus, &d.LastError, &created, &updated, &delivered)
 		d.NextAttemptAt, d.DeliveredAt = store.NullTime(next), store.NullTime(delivered)
 		d.CreatedAt, d.UpdatedAt = store.Time(created), store.Time(updated)
-		ds = append(ds, d)
+		return d, err
+	})
+	if err != nil {
+		return e, nil, err
 	}
 	e.Deliveries = len(ds)
-	return e, ds, rows.Err()
+	return e, ds, nil
 }

@@ -54,7 +54,7 @@ const maxCached = 10000
 
 const relayColumns = `id, workspace_id, enabled, definition, created_at, updated_at`
 
-func scanRelay(sc interface{ Scan(...any) error }) (Relay, error) {
+func scanRelay(sc store.Scanner) (Relay, error) {
 	var r Relay
 	var def string
 	var created, updated int64
@@ -85,19 +85,7 @@ func scanRelay(sc interface{ Scan(...any) error }) (Relay, error) {
 // List returns the workspace's relays, oldest first.
 func (s *Service) List(ctx context.Context, workspaceID string) ([]Relay, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+relayColumns+` FROM relays WHERE workspace_id = ? ORDER BY id`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Relay{}
-	for rows.Next() {
-		r, err := scanRelay(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, scanRelay)
 }
 
 // Get returns one relay of the workspace (store.ErrNotFound otherwise).
@@ -282,19 +270,10 @@ type EndpointChoice struct {
 // Endpoints lists the workspace's endpoints for the relay builder's endpoint picker.
 func (s *Service) Endpoints(ctx context.Context, workspaceID string) ([]EndpointChoice, error) {
 	rows, err := s.DB.Query(ctx, `SELECT id, url, enabled FROM endpoints WHERE workspace_id = ? ORDER BY id`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []EndpointChoice
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (EndpointChoice, error) {
 		var e EndpointChoice
-		if err := rows.Scan(&e.ID, &e.URL, &e.Enabled); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, r.Scan(&e.ID, &e.URL, &e.Enabled)
+	})
 }
 
 // Set is the compiled enabled relays of one workspace, ready to match. It is immutable and
@@ -363,21 +342,17 @@ func (s *Service) Sets(ctx context.Context, q store.Querier, workspaceIDs []stri
 	}
 	b.WriteByte(')')
 	rows, err := q.Query(ctx, b.String(), args...)
-	if err != nil {
-		return nil, err
-	}
 	versions := make(map[string]int64, len(workspaceIDs))
-	for rows.Next() {
+	err = store.Each(rows, err, func(r store.Scanner) error {
 		var id string
 		var v int64
-		if err := rows.Scan(&id, &v); err != nil {
-			rows.Close()
-			return nil, err
+		if err := r.Scan(&id, &v); err != nil {
+			return err
 		}
 		versions[id] = v
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]*Set, len(versions))
@@ -409,25 +384,23 @@ func (s *Service) Sets(ctx context.Context, q store.Querier, workspaceIDs []stri
 // every publish of the workspace.
 func load(ctx context.Context, q store.Querier, workspaceID string, version int64) (*Set, error) {
 	rows, err := q.Query(ctx, `SELECT id, definition FROM relays WHERE workspace_id = ? AND enabled ORDER BY id`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	st := &Set{version: version, byTrigger: map[string][]compiled{}}
-	for rows.Next() {
+	err = store.Each(rows, err, func(r store.Scanner) error {
 		var id, def string
-		if err := rows.Scan(&id, &def); err != nil {
-			return nil, err
+		if err := r.Scan(&id, &def); err != nil {
+			return err
 		}
 		d, err := DecodeDefinition([]byte(def))
 		if err != nil {
-			continue
+			return nil
 		}
-		eps := d.EndpointIDs()
-		if len(eps) == 0 {
-			continue
+		if eps := d.EndpointIDs(); len(eps) > 0 {
+			st.byTrigger[d.Trigger] = append(st.byTrigger[d.Trigger], compiled{id: id, conditions: d.Conditions, endpoints: eps})
 		}
-		st.byTrigger[d.Trigger] = append(st.byTrigger[d.Trigger], compiled{id: id, conditions: d.Conditions, endpoints: eps})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return st, rows.Err()
+	return st, nil
 }

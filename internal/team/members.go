@@ -30,7 +30,7 @@ func (m Member) IsAdmin() bool { return m.builtin && m.RoleName == access.RoleAd
 const memberCols = `u.id, u.email, u.name, r.id, r.name, r.builtin, r.levels, m.created_at
 	FROM members m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id`
 
-func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
+func scanMember(sc store.Scanner) (Member, error) {
 	var m Member
 	var levels string
 	var joined int64
@@ -45,19 +45,7 @@ func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
 // Members lists a workspace's members by email.
 func (s *Service) Members(ctx context.Context, workspaceID string) ([]Member, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+memberCols+` WHERE m.workspace_id = ? ORDER BY u.email`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Member{}
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, scanMember)
 }
 
 // Member returns one member of a workspace.

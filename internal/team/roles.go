@@ -76,7 +76,7 @@ func (r *Role) finish() {
 const roleCols = `r.id, r.name, r.builtin, r.levels, r.created_at, r.updated_at,
 	(SELECT COUNT(*) FROM members m WHERE m.role_id = r.id)`
 
-func scanRole(sc interface{ Scan(...any) error }) (Role, error) {
+func scanRole(sc store.Scanner) (Role, error) {
 	var r Role
 	var levels string
 	var created, updated int64
@@ -96,19 +96,7 @@ func scanRole(sc interface{ Scan(...any) error }) (Role, error) {
 func (s *Service) Roles(ctx context.Context, workspaceID string) ([]Role, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+roleCols+` FROM roles r WHERE r.workspace_id = ?
 		ORDER BY CASE WHEN r.builtin THEN 0 ELSE 1 END, r.created_at, r.name`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Role{}
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, scanRole)
 }
 
 // Role returns one role of a workspace.
@@ -312,19 +300,10 @@ func (s *Service) DeleteRole(ctx context.Context, p *access.Principal, id string
 func roleMembers(ctx context.Context, q store.Querier, workspaceID, roleID string) ([]MemberRef, error) {
 	rows, err := q.Query(ctx, `SELECT u.id, u.email FROM members m JOIN users u ON u.id = m.user_id
 		WHERE m.workspace_id = ? AND m.role_id = ? ORDER BY u.email`, workspaceID, roleID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MemberRef
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (MemberRef, error) {
 		var m MemberRef
-		if err := rows.Scan(&m.UserID, &m.Email); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, r.Scan(&m.UserID, &m.Email)
+	})
 }
 
 func plural(n int, what string) string {
