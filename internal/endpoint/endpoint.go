@@ -127,9 +127,7 @@ func New(db *store.DB, masterKey []byte, policy egress.Policy, sender *delivery.
 // Cached endpoints are dropped: whether the policy refuses their URL is decided again.
 func (s *Service) SetPolicy(p egress.Policy) {
 	s.policy.Store(&p)
-	s.cache.mu.Lock()
-	s.cache.endpoints = nil
-	s.cache.mu.Unlock()
+	s.cache.endpoints.clear()
 }
 
 // SetClock replaces the clock (tests move through grace windows with it); nil restores
@@ -417,7 +415,7 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (
 		out = e
 		return audit.Record(ctx, tx, workspaceID, "endpoint.update", "endpoint", id, detail)
 	})
-	s.cache.forgetEndpoint(workspaceID, id)
+	s.cache.endpoints.forget(endpointKey{workspaceID, id})
 	return out, err
 }
 
@@ -433,6 +431,6 @@ func (s *Service) Delete(ctx context.Context, workspaceID, id string) error {
 		}
 		return audit.Record(ctx, tx, workspaceID, "endpoint.delete", "endpoint", id, map[string]any{"url": auditURL(e.URL)})
 	})
-	s.cache.forgetEndpoint(workspaceID, id)
+	s.cache.endpoints.forget(endpointKey{workspaceID, id})
 	return err
 }

@@ -41,3 +41,20 @@ func Collect[T any](rows *sql.Rows, err error, scan func(Scanner) (T, error)) ([
 	}
 	return out, nil
 }
+
+// Affected returns none when a statement changed no row (the row is gone, or a concurrent
+// change won), for the caller to name what that means. Like Collect it takes Exec's two
+// results as they came.
+func Affected(res sql.Result, err, none error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return none
+	}
+	return nil
+}

@@ -46,8 +46,13 @@ func TestCollect(t *testing.T) {
 			t.Fatalf("Each = %v after %d rows; want boom after the first", err, n)
 		}
 		// The rows are closed: on SQLite's one writer connection, a write now still goes through.
-		if _, err := db.Exec(ctx, "DELETE FROM workspaces WHERE id = ?", "w2"); err != nil {
-			t.Fatal(err)
+		res, err := db.Exec(ctx, "DELETE FROM workspaces WHERE id = ?", "w2")
+		if err := store.Affected(res, err, boom); err != nil {
+			t.Fatalf("Affected of a delete that removed a row = %v", err)
+		}
+		res, err = db.Exec(ctx, "DELETE FROM workspaces WHERE id = ?", "w2")
+		if err := store.Affected(res, err, boom); !errors.Is(err, boom) {
+			t.Fatalf("Affected of a delete that removed nothing = %v, want the caller's error", err)
 		}
 	})
 }
