@@ -50,13 +50,7 @@ func (p Platform) List(ctx context.Context) ([]PlatformToken, error) {
 // Revoke stops a token from working, at once.
 func (p Platform) Revoke(ctx context.Context, id string) error {
 	res, err := p.DB.Exec(ctx, `UPDATE platform_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, store.Micros(time.Now()), id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return store.Affected(res, err, store.ErrNotFound)
 }
 
 // ErrInvalid is returned for a token that is unknown, wrong or revoked.

@@ -121,10 +121,23 @@ func bump(ctx context.Context, tx *store.Tx, workspaceID string) error {
 	return err
 }
 
-func (s *Service) invalidate(workspaceID string) {
-	s.mu.Lock()
-	delete(s.cache, workspaceID)
-	s.mu.Unlock()
+// change runs write in a transaction and, when write reports a change, bumps the
+// workspace's relay version in it; once committed, this process's compiled set is dropped.
+// Every write to relays goes through it.
+func (s *Service) change(ctx context.Context, workspaceID string, write func(*store.Tx) (changed bool, err error)) error {
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		changed, err := write(tx)
+		if err != nil || !changed {
+			return err
+		}
+		return bump(ctx, tx, workspaceID)
+	})
+	if err == nil {
+		s.mu.Lock()
+		delete(s.cache, workspaceID)
+		s.mu.Unlock()
+	}
+	return err
 }
 
 type auditDetail struct {
@@ -150,13 +163,7 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, d Definiti
 	return s.save(ctx, workspaceID, d, "relay.update", func(tx *store.Tx, def []byte) (string, error) {
 		res, err := tx.Exec(ctx, `UPDATE relays SET name = ?, description = ?, trigger = ?, definition = ?, updated_at = ?
 			WHERE workspace_id = ? AND id = ?`, d.Name, d.Description, d.Trigger, string(def), store.Micros(time.Now()), workspaceID, id)
-		if err != nil {
-			return "", err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return "", store.ErrNotFound
-		}
-		return id, nil
+		return id, store.Affected(res, err, store.ErrNotFound)
 	})
 }
 
@@ -171,27 +178,23 @@ func (s *Service) save(ctx context.Context, workspaceID string, d Definition, ac
 		return Relay{}, err
 	}
 	var out Relay
-	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+	err = s.change(ctx, workspaceID, func(tx *store.Tx) (bool, error) {
 		if err := checkEndpoints(ctx, tx, workspaceID, d); err != nil {
-			return err
+			return false, err
 		}
 		id, err := write(tx, def)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := audit.Record(ctx, tx, workspaceID, action, "relay", id, auditDetail{d.Name, d.Trigger}); err != nil {
-			return err
-		}
-		if err := bump(ctx, tx, workspaceID); err != nil {
-			return err
+			return false, err
 		}
 		out, err = getTx(ctx, tx, workspaceID, id)
-		return err
+		return true, err
 	})
 	if err != nil {
 		return Relay{}, err
 	}
-	s.invalidate(workspaceID)
 	return out, nil
 }
 
@@ -199,65 +202,53 @@ func (s *Service) save(ctx context.Context, workspaceID string, d Definition, ac
 // nothing and records nothing.
 func (s *Service) SetEnabled(ctx context.Context, workspaceID, id string, on bool) (Relay, error) {
 	var out Relay
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+	err := s.change(ctx, workspaceID, func(tx *store.Tx) (bool, error) {
 		r, err := getTx(ctx, tx, workspaceID, id)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if r.Enabled == on {
 			out = r
-			return nil
+			return false, nil
 		}
 		if on {
 			// The endpoint may have been deleted since the relay was saved.
 			if err := checkEndpoints(ctx, tx, workspaceID, r.Definition()); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE relays SET enabled = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
 			on, store.Micros(time.Now()), workspaceID, id); err != nil {
-			return err
+			return false, err
 		}
 		action := "relay.disable"
 		if on {
 			action = "relay.enable"
 		}
 		if err := audit.Record(ctx, tx, workspaceID, action, "relay", id, auditDetail{r.Name, r.Trigger}); err != nil {
-			return err
-		}
-		if err := bump(ctx, tx, workspaceID); err != nil {
-			return err
+			return false, err
 		}
 		out, err = getTx(ctx, tx, workspaceID, id)
-		return err
+		return true, err
 	})
 	if err != nil {
 		return Relay{}, err
 	}
-	s.invalidate(workspaceID)
 	return out, nil
 }
 
 // Delete removes a relay.
 func (s *Service) Delete(ctx context.Context, workspaceID, id string) error {
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+	return s.change(ctx, workspaceID, func(tx *store.Tx) (bool, error) {
 		r, err := getTx(ctx, tx, workspaceID, id)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM relays WHERE workspace_id = ? AND id = ?`, workspaceID, id); err != nil {
-			return err
+			return false, err
 		}
-		if err := audit.Record(ctx, tx, workspaceID, "relay.delete", "relay", id, auditDetail{r.Name, r.Trigger}); err != nil {
-			return err
-		}
-		return bump(ctx, tx, workspaceID)
+		return true, audit.Record(ctx, tx, workspaceID, "relay.delete", "relay", id, auditDetail{r.Name, r.Trigger})
 	})
-	if err != nil {
-		return err
-	}
-	s.invalidate(workspaceID)
-	return nil
 }
 
 // EndpointChoice is an endpoint a sendWebhook action may pick.
