@@ -115,10 +115,7 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, emails []stri
 	}
 	var sends []pendingSend
 	var wsName string
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	err := s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		r, err := chosenRole(ctx, tx, p.WorkspaceID, roleID)
 		if err != nil {
 			return err
@@ -182,10 +179,7 @@ func (s *Service) Resend(ctx context.Context, p *access.Principal, id, baseURL s
 	}
 	token, _ := credential.New(InviteKind)
 	var wsName string
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	err := s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		in, err := s.invitationByID(ctx, tx, p.WorkspaceID, id)
 		if err != nil {
 			return err

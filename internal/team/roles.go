@@ -140,10 +140,7 @@ func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleIn
 		return Role{}, err
 	}
 	var out Role
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	err := s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		levels := in.Levels
 		if in.CopyFrom != "" {
 			src, err := roleByID(ctx, tx, p.WorkspaceID, in.CopyFrom)
@@ -160,15 +157,8 @@ func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleIn
 		}
 		now := store.Micros(s.Now.Now().UTC())
 		id := store.NewID()
-		_, err = tx.Exec(ctx, `INSERT INTO roles (id, workspace_id, name, builtin, levels, created_at, updated_at) VALUES (?, ?, ?, FALSE, ?, ?, ?)`,
-			id, p.WorkspaceID, name, levels.Encode(), now, now)
-		if store.IsUniqueViolation(err) {
-			return errorf(Conflict, "a role named %q already exists", name)
-		}
-		if err != nil {
-			return err
-		}
-		if out, err = roleByID(ctx, tx, p.WorkspaceID, id); err != nil {
+		if out, err = saveRole(ctx, tx, p.WorkspaceID, id, name, `INSERT INTO roles (id, workspace_id, name, builtin, levels, created_at, updated_at) VALUES (?, ?, ?, FALSE, ?, ?, ?)`,
+			id, p.WorkspaceID, name, levels.Encode(), now, now); err != nil {
 			return err
 		}
 		detail := map[string]any{"name": name, "levels": levels}
@@ -178,6 +168,19 @@ func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleIn
 		return audit.Record(ctx, tx, p.WorkspaceID, "role.create", "role", id, detail)
 	})
 	return out, err
+}
+
+// saveRole runs the INSERT or UPDATE of role id, named name, and reads the role back; a name
+// another role of the workspace has is a Conflict.
+func saveRole(ctx context.Context, tx *store.Tx, workspaceID, id, name, query string, args ...any) (Role, error) {
+	_, err := tx.Exec(ctx, query, args...)
+	if store.IsUniqueViolation(err) {
+		return Role{}, errorf(Conflict, "a role named %q already exists", name)
+	}
+	if err != nil {
+		return Role{}, err
+	}
+	return roleByID(ctx, tx, workspaceID, id)
 }
 
 // RoleUpdate changes a role; nil fields stay as they are.
@@ -193,10 +196,7 @@ func (s *Service) UpdateRole(ctx context.Context, p *access.Principal, id string
 		return Role{}, err
 	}
 	var out Role
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	err := s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		r, err := roleByID(ctx, tx, p.WorkspaceID, id)
 		if err != nil {
 			return err
@@ -228,15 +228,8 @@ func (s *Service) UpdateRole(ctx context.Context, p *access.Principal, id string
 			}
 			detail["levels"] = map[string]access.Levels{"from": r.Levels, "to": levels}
 		}
-		_, err = tx.Exec(ctx, `UPDATE roles SET name = ?, levels = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
-			name, levels.Encode(), store.Micros(s.Now.Now().UTC()), p.WorkspaceID, id)
-		if store.IsUniqueViolation(err) {
-			return errorf(Conflict, "a role named %q already exists", name)
-		}
-		if err != nil {
-			return err
-		}
-		if out, err = roleByID(ctx, tx, p.WorkspaceID, id); err != nil {
+		if out, err = saveRole(ctx, tx, p.WorkspaceID, id, name, `UPDATE roles SET name = ?, levels = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
+			name, levels.Encode(), store.Micros(s.Now.Now().UTC()), p.WorkspaceID, id); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, p.WorkspaceID, "role.update", "role", id, detail)
@@ -250,10 +243,7 @@ func (s *Service) DeleteRole(ctx context.Context, p *access.Principal, id string
 	if err := member(p); err != nil {
 		return err
 	}
-	return s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	return s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		r, err := roleByID(ctx, tx, p.WorkspaceID, id)
 		if err != nil {
 			return err
