@@ -93,13 +93,7 @@ func ParseSigningKey(s string) (SigningKey, error) {
 }
 
 // MustParseSigningKey is ParseSigningKey for tests and examples; it panics on error.
-func MustParseSigningKey(s string) SigningKey {
-	k, err := ParseSigningKey(s)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+func MustParseSigningKey(s string) SigningKey { return must(ParseSigningKey(s)) }
 
 // IsZero reports whether k is the zero SigningKey.
 func (k SigningKey) IsZero() bool { return k.priv == nil }
@@ -149,13 +143,7 @@ func PublicKeyFromBytes(b []byte) (PublicKey, error) {
 }
 
 // MustParsePublicKey is ParsePublicKey for tests and examples; it panics on error.
-func MustParsePublicKey(s string) PublicKey {
-	k, err := ParsePublicKey(s)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+func MustParsePublicKey(s string) PublicKey { return must(ParsePublicKey(s)) }
 
 // IsZero reports whether k is the zero PublicKey.
 func (k PublicKey) IsZero() bool { return k.k == nil }

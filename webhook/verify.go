@@ -312,10 +312,7 @@ func (v *Verifier) keysDesc() string {
 			ids = append(ids, k.KeyID())
 		}
 	}
-	if len(ids) == 1 {
-		return "public key " + ids[0]
-	}
-	return "public keys " + strings.Join(ids, ", ")
+	return listed("public key", ids)
 }
 
 func (v *Verifier) verifyMessageDesk(md string, body []byte) (Result, error) {
@@ -362,10 +359,15 @@ func (v *Verifier) secretsDesc() string {
 			fps = append(fps, s.Fingerprint())
 		}
 	}
-	if len(fps) == 1 {
-		return "secret " + fps[0]
+	return listed("secret", fps)
+}
+
+// listed names one thing ("secret whsec_…a1") or several ("secrets whsec_…a1, whsec_…b2").
+func listed(what string, names []string) string {
+	if len(names) == 1 {
+		return what + " " + names[0]
 	}
-	return "secrets " + strings.Join(fps, ", ")
+	return what + "s " + strings.Join(names, ", ")
 }
 
 // header returns the first value of a header by its canonical name, or, for header maps
