@@ -94,11 +94,7 @@ func (s *Service) CreateWorkspaceWithAdmin(ctx context.Context, workspaceName, e
 	if err := CheckName("workspace", workspaceName); err != nil {
 		return Setup{}, err
 	}
-	email, err := NormalizeEmail(email)
-	if err != nil {
-		return Setup{}, err
-	}
-	hash, err := HashPassword(password)
+	email, hash, err := newCredentials(email, password)
 	if err != nil {
 		return Setup{}, err
 	}
@@ -178,16 +174,22 @@ func createUser(ctx context.Context, tx *store.Tx, email, name, hash string) (us
 
 // CreateUser creates a user with a password (used by invitations' sign-up).
 func (s *Service) CreateUser(ctx context.Context, tx *store.Tx, email, name, password string) (User, error) {
-	email, err := NormalizeEmail(email)
-	if err != nil {
-		return User{}, err
-	}
-	hash, err := HashPassword(password)
+	email, hash, err := newCredentials(email, password)
 	if err != nil {
 		return User{}, err
 	}
 	u, err := createUser(ctx, tx, email, name, hash)
 	return u.User, err
+}
+
+// newCredentials checks and normalises a new user's email and hashes their password.
+func newCredentials(email, password string) (string, string, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return "", "", err
+	}
+	hash, err := HashPassword(password)
+	return email, hash, err
 }
 
 // AddMember gives a user a role in a workspace.
