@@ -186,16 +186,21 @@ func (s *Service) save(ctx context.Context, workspaceID string, d Definition, ac
 		if err != nil {
 			return false, err
 		}
-		if err := audit.Record(ctx, tx, workspaceID, action, "relay", id, auditDetail{d.Name, d.Trigger}); err != nil {
-			return false, err
-		}
-		out, err = getTx(ctx, tx, workspaceID, id)
+		out, err = recorded(ctx, tx, workspaceID, action, id, auditDetail{d.Name, d.Trigger})
 		return true, err
 	})
 	if err != nil {
 		return Relay{}, err
 	}
 	return out, nil
+}
+
+// recorded writes the audit entry of a change to relay id and reads the relay back.
+func recorded(ctx context.Context, tx *store.Tx, workspaceID, action, id string, detail auditDetail) (Relay, error) {
+	if err := audit.Record(ctx, tx, workspaceID, action, "relay", id, detail); err != nil {
+		return Relay{}, err
+	}
+	return getTx(ctx, tx, workspaceID, id)
 }
 
 // SetEnabled switches a relay on or off. Switching it to the state it is in changes
@@ -225,10 +230,7 @@ func (s *Service) SetEnabled(ctx context.Context, workspaceID, id string, on boo
 		if on {
 			action = "relay.enable"
 		}
-		if err := audit.Record(ctx, tx, workspaceID, action, "relay", id, auditDetail{r.Name, r.Trigger}); err != nil {
-			return false, err
-		}
-		out, err = getTx(ctx, tx, workspaceID, id)
+		out, err = recorded(ctx, tx, workspaceID, action, id, auditDetail{r.Name, r.Trigger})
 		return true, err
 	})
 	if err != nil {
