@@ -36,27 +36,25 @@ type cachedSecrets struct {
 	previousKeyUntil time.Time
 }
 
-// activeKeys returns the keys that sign at now: current first, previous during its window.
-func (c cachedSecrets) activeKeys(now time.Time) []webhook.SigningKey {
-	switch {
-	case c.key.IsZero():
-		return nil
-	case !c.previousKey.IsZero() && now.Before(c.previousKeyUntil):
-		return []webhook.SigningKey{c.key, c.previousKey}
-	default:
-		return []webhook.SigningKey{c.key}
-	}
-}
-
 // active returns the secrets that sign at now: current first, previous during its window.
 func (c cachedSecrets) active(now time.Time) []webhook.Secret {
+	return signing(c.current, c.previous, c.previousUntil, now)
+}
+
+// activeKeys is active for the signing keys.
+func (c cachedSecrets) activeKeys(now time.Time) []webhook.SigningKey {
+	return signing(c.key, c.previousKey, c.previousKeyUntil, now)
+}
+
+// signing returns current, then previous while its window lasts; none without a current one.
+func signing[T interface{ IsZero() bool }](current, previous T, previousUntil, now time.Time) []T {
 	switch {
-	case c.current.IsZero():
+	case current.IsZero():
 		return nil
-	case !c.previous.IsZero() && now.Before(c.previousUntil):
-		return []webhook.Secret{c.current, c.previous}
+	case !previous.IsZero() && now.Before(previousUntil):
+		return []T{current, previous}
 	default:
-		return []webhook.Secret{c.current}
+		return []T{current}
 	}
 }
 
