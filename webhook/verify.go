@@ -305,15 +305,7 @@ func (v *Verifier) usable() (secrets, keys bool) {
 	return secrets, keys || v.KeySet != nil
 }
 
-func (v *Verifier) keysDesc() string {
-	var ids []string
-	for _, k := range v.PublicKeys {
-		if !k.IsZero() {
-			ids = append(ids, k.KeyID())
-		}
-	}
-	return listed("public key", ids)
-}
+func (v *Verifier) keysDesc() string { return listed("public key", v.PublicKeys, PublicKey.KeyID) }
 
 func (v *Verifier) verifyMessageDesk(md string, body []byte) (Result, error) {
 	md = strings.TrimSpace(md)
@@ -352,18 +344,17 @@ func (v *Verifier) now() time.Time {
 	return time.Now()
 }
 
-func (v *Verifier) secretsDesc() string {
-	var fps []string
-	for _, s := range v.Secrets {
-		if !s.IsZero() {
-			fps = append(fps, s.Fingerprint())
+func (v *Verifier) secretsDesc() string { return listed("secret", v.Secrets, Secret.Fingerprint) }
+
+// listed names the non-zero xs by name: one ("secret whsec_…a1") or several ("secrets
+// whsec_…a1, whsec_…b2").
+func listed[T interface{ IsZero() bool }](what string, xs []T, name func(T) string) string {
+	var names []string
+	for _, x := range xs {
+		if !x.IsZero() {
+			names = append(names, name(x))
 		}
 	}
-	return listed("secret", fps)
-}
-
-// listed names one thing ("secret whsec_…a1") or several ("secrets whsec_…a1, whsec_…b2").
-func listed(what string, names []string) string {
 	if len(names) == 1 {
 		return what + " " + names[0]
 	}
