@@ -71,13 +71,9 @@ func publicKeyOf(k ed25519.PublicKey) PublicKey {
 // standard base64 of the 64-byte private key, or of the 32-byte seed alone. A 64-byte key
 // whose public half does not belong to its seed is refused.
 func ParseSigningKey(s string) (SigningKey, error) {
-	b64 := strings.TrimPrefix(strings.TrimSpace(s), SigningKeyPrefix)
-	if b64 == "" {
-		return SigningKey{}, fmt.Errorf("%w: empty", ErrInvalidSigningKey)
-	}
-	b, err := base64.StdEncoding.DecodeString(b64)
+	b, err := decodeKey(s, SigningKeyPrefix, ErrInvalidSigningKey)
 	if err != nil {
-		return SigningKey{}, fmt.Errorf("%w: the part after %q is not standard base64", ErrInvalidSigningKey, SigningKeyPrefix)
+		return SigningKey{}, err
 	}
 	switch len(b) {
 	case ed25519.SeedSize:
@@ -93,24 +89,13 @@ func ParseSigningKey(s string) (SigningKey, error) {
 }
 
 // MustParseSigningKey is ParseSigningKey for tests and examples; it panics on error.
-func MustParseSigningKey(s string) SigningKey {
-	k, err := ParseSigningKey(s)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+func MustParseSigningKey(s string) SigningKey { return must(ParseSigningKey(s)) }
 
 // IsZero reports whether k is the zero SigningKey.
 func (k SigningKey) IsZero() bool { return k.priv == nil }
 
 // String returns "whsk_…": the private key itself. Never log it (slog prints the key id).
-func (k SigningKey) String() string {
-	if k.priv == nil {
-		return ""
-	}
-	return SigningKeyPrefix + base64.StdEncoding.EncodeToString(k.priv)
-}
+func (k SigningKey) String() string { return encodeKey(SigningKeyPrefix, k.priv) }
 
 // Public returns the key's public half.
 func (k SigningKey) Public() PublicKey { return k.pub }
@@ -129,15 +114,33 @@ func (k SigningKey) sign(dst, msg []byte) []byte {
 // ParsePublicKey reads "whpk_…" (the prefix is optional, surrounding white space ignored):
 // standard base64 of a 32-byte ed25519 public key.
 func ParsePublicKey(s string) (PublicKey, error) {
-	b64 := strings.TrimPrefix(strings.TrimSpace(s), PublicKeyPrefix)
+	b, err := decodeKey(s, PublicKeyPrefix, ErrInvalidPublicKey)
+	if err != nil {
+		return PublicKey{}, err
+	}
+	return PublicKeyFromBytes(b)
+}
+
+// decodeKey reads a key's string form: optional prefix, then standard base64; invalid is
+// the error its problems wrap.
+func decodeKey(s, prefix string, invalid error) ([]byte, error) {
+	b64 := strings.TrimPrefix(strings.TrimSpace(s), prefix)
 	if b64 == "" {
-		return PublicKey{}, fmt.Errorf("%w: empty", ErrInvalidPublicKey)
+		return nil, fmt.Errorf("%w: empty", invalid)
 	}
 	b, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return PublicKey{}, fmt.Errorf("%w: the part after %q is not standard base64", ErrInvalidPublicKey, PublicKeyPrefix)
+		return nil, fmt.Errorf("%w: the part after %q is not standard base64", invalid, prefix)
 	}
-	return PublicKeyFromBytes(b)
+	return b, nil
+}
+
+// encodeKey is a key's string form, decodeKey's inverse; "" for the zero key.
+func encodeKey(prefix string, b []byte) string {
+	if b == nil {
+		return ""
+	}
+	return prefix + base64.StdEncoding.EncodeToString(b)
 }
 
 // PublicKeyFromBytes makes a PublicKey of the 32 raw bytes.
@@ -149,24 +152,13 @@ func PublicKeyFromBytes(b []byte) (PublicKey, error) {
 }
 
 // MustParsePublicKey is ParsePublicKey for tests and examples; it panics on error.
-func MustParsePublicKey(s string) PublicKey {
-	k, err := ParsePublicKey(s)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+func MustParsePublicKey(s string) PublicKey { return must(ParsePublicKey(s)) }
 
 // IsZero reports whether k is the zero PublicKey.
 func (k PublicKey) IsZero() bool { return k.k == nil }
 
 // String returns "whpk_" + base64 of the key. It is public: safe to show and log.
-func (k PublicKey) String() string {
-	if k.k == nil {
-		return ""
-	}
-	return PublicKeyPrefix + base64.StdEncoding.EncodeToString(k.k)
-}
+func (k PublicKey) String() string { return encodeKey(PublicKeyPrefix, k.k) }
 
 // Bytes returns a copy of the 32-byte key.
 func (k PublicKey) Bytes() []byte { return append([]byte(nil), k.k...) }

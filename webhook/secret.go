@@ -77,12 +77,14 @@ func ParseSecret(s string) (Secret, error) {
 }
 
 // MustParseSecret is ParseSecret for tests and examples; it panics on error.
-func MustParseSecret(s string) Secret {
-	sec, err := ParseSecret(s)
+func MustParseSecret(s string) Secret { return must(ParseSecret(s)) }
+
+// must is the body of the MustParse functions.
+func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
 	}
-	return sec
+	return v
 }
 
 // IsZero reports whether s is the zero Secret (no key). Sign and Verifier skip zero secrets.

@@ -305,18 +305,7 @@ func (v *Verifier) usable() (secrets, keys bool) {
 	return secrets, keys || v.KeySet != nil
 }
 
-func (v *Verifier) keysDesc() string {
-	var ids []string
-	for _, k := range v.PublicKeys {
-		if !k.IsZero() {
-			ids = append(ids, k.KeyID())
-		}
-	}
-	if len(ids) == 1 {
-		return "public key " + ids[0]
-	}
-	return "public keys " + strings.Join(ids, ", ")
-}
+func (v *Verifier) keysDesc() string { return listed("public key", v.PublicKeys, PublicKey.KeyID) }
 
 func (v *Verifier) verifyMessageDesk(md string, body []byte) (Result, error) {
 	md = strings.TrimSpace(md)
@@ -355,17 +344,21 @@ func (v *Verifier) now() time.Time {
 	return time.Now()
 }
 
-func (v *Verifier) secretsDesc() string {
-	var fps []string
-	for _, s := range v.Secrets {
-		if !s.IsZero() {
-			fps = append(fps, s.Fingerprint())
+func (v *Verifier) secretsDesc() string { return listed("secret", v.Secrets, Secret.Fingerprint) }
+
+// listed names the non-zero xs by name: one ("secret whsec_…a1") or several ("secrets
+// whsec_…a1, whsec_…b2").
+func listed[T interface{ IsZero() bool }](what string, xs []T, name func(T) string) string {
+	var names []string
+	for _, x := range xs {
+		if !x.IsZero() {
+			names = append(names, name(x))
 		}
 	}
-	if len(fps) == 1 {
-		return "secret " + fps[0]
+	if len(names) == 1 {
+		return what + " " + names[0]
 	}
-	return "secrets " + strings.Join(fps, ", ")
+	return what + "s " + strings.Join(names, ", ")
 }
 
 // header returns the first value of a header by its canonical name, or, for header maps

@@ -94,11 +94,7 @@ func (s *Service) CreateWorkspaceWithAdmin(ctx context.Context, workspaceName, e
 	if err := CheckName("workspace", workspaceName); err != nil {
 		return Setup{}, err
 	}
-	email, err := NormalizeEmail(email)
-	if err != nil {
-		return Setup{}, err
-	}
-	hash, err := HashPassword(password)
+	email, hash, err := newCredentials(email, password)
 	if err != nil {
 		return Setup{}, err
 	}
@@ -178,16 +174,22 @@ func createUser(ctx context.Context, tx *store.Tx, email, name, hash string) (us
 
 // CreateUser creates a user with a password (used by invitations' sign-up).
 func (s *Service) CreateUser(ctx context.Context, tx *store.Tx, email, name, password string) (User, error) {
-	email, err := NormalizeEmail(email)
-	if err != nil {
-		return User{}, err
-	}
-	hash, err := HashPassword(password)
+	email, hash, err := newCredentials(email, password)
 	if err != nil {
 		return User{}, err
 	}
 	u, err := createUser(ctx, tx, email, name, hash)
 	return u.User, err
+}
+
+// newCredentials checks and normalises a new user's email and hashes their password.
+func newCredentials(email, password string) (string, string, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return "", "", err
+	}
+	hash, err := HashPassword(password)
+	return email, hash, err
 }
 
 // AddMember gives a user a role in a workspace.
@@ -247,23 +249,15 @@ func (s *Service) Memberships(ctx context.Context, userID string) ([]Membership,
 	rows, err := s.DB.Query(ctx, `SELECT w.id, w.name, r.id, r.name, r.levels FROM members m
 		JOIN workspaces w ON w.id = m.workspace_id JOIN roles r ON r.id = m.role_id
 		WHERE m.user_id = ? ORDER BY m.created_at, w.id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Membership
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (Membership, error) {
 		var m Membership
 		var levels string
-		if err := rows.Scan(&m.WorkspaceID, &m.WorkspaceName, &m.RoleID, &m.RoleName, &levels); err != nil {
-			return nil, err
+		err := r.Scan(&m.WorkspaceID, &m.WorkspaceName, &m.RoleID, &m.RoleName, &levels)
+		if err == nil {
+			m.Levels, err = access.DecodeLevels(levels)
 		}
-		if m.Levels, err = access.DecodeLevels(levels); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	})
 }
 
 // Member returns a user's membership of one workspace, read fresh on every request so a

@@ -132,7 +132,7 @@ func (s *Service) Create(ctx context.Context, workspaceID, userID, name string, 
 
 const keyColumns = `k.id, k.name, k.prefix, k.user_id, u.email, k.created_at, k.last_used_at, k.expires_at`
 
-func scanKey(sc interface{ Scan(...any) error }) (Key, error) {
+func scanKey(sc store.Scanner) (Key, error) {
 	var k Key
 	var created int64
 	var used, expires sql.NullInt64
@@ -154,19 +154,7 @@ func (s *Service) List(ctx context.Context, workspaceID, userID string) ([]Key, 
 		args = append(args, userID)
 	}
 	rows, err := s.DB.Query(ctx, q+` ORDER BY k.id DESC`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Key{}
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, scanKey)
 }
 
 // Get returns one live key of the workspace; with userID set, only if it is that member's.

@@ -60,21 +60,13 @@ func List(ctx context.Context, db *store.DB, workspaceID, before string, limit i
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
 	rows, err := db.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Entry
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (Entry, error) {
 		var e Entry
 		var uid sql.NullString
 		var detail string
 		var at int64
-		if err := rows.Scan(&e.ID, &e.WorkspaceID, &uid, &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &detail, &e.IP, &at); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&e.ID, &e.WorkspaceID, &uid, &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &detail, &e.IP, &at)
 		e.ActorUserID, e.Detail, e.CreatedAt = uid.String, json.RawMessage(detail), store.Time(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }

@@ -37,34 +37,20 @@ func (p Platform) Create(ctx context.Context, name string) (PlatformToken, strin
 // List returns every token, newest first.
 func (p Platform) List(ctx context.Context) ([]PlatformToken, error) {
 	rows, err := p.DB.Query(ctx, `SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM platform_tokens ORDER BY id DESC`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []PlatformToken
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (PlatformToken, error) {
 		var t PlatformToken
 		var created int64
 		var used, revoked sql.NullInt64
-		if err := rows.Scan(&t.ID, &t.Name, &t.Prefix, &created, &used, &revoked); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&t.ID, &t.Name, &t.Prefix, &created, &used, &revoked)
 		t.CreatedAt, t.LastUsedAt, t.RevokedAt = store.Time(created), store.NullTime(used), store.NullTime(revoked)
-		out = append(out, t)
-	}
-	return out, rows.Err()
+		return t, err
+	})
 }
 
 // Revoke stops a token from working, at once.
 func (p Platform) Revoke(ctx context.Context, id string) error {
 	res, err := p.DB.Exec(ctx, `UPDATE platform_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, store.Micros(time.Now()), id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return store.Affected(res, err, store.ErrNotFound)
 }
 
 // ErrInvalid is returned for a token that is unknown, wrong or revoked.

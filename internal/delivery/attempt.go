@@ -262,18 +262,14 @@ func updateDeliveries(ctx context.Context, tx *store.Tx, outs []outcome, now tim
 	}
 	q.WriteString(`) AS v WHERE d.id = v.column1 AND d.seq = v.column2 AND d.state = 'delivering' RETURNING id`)
 	rows, err := tx.Query(ctx, q.String(), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return store.Each(rows, err, func(r store.Scanner) error {
 		var id string
-		if err := rows.Scan(&id); err != nil {
+		if err := r.Scan(&id); err != nil {
 			return err
 		}
 		ok[id] = true
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 func insertAttempts(ctx context.Context, tx *store.Tx, outs []outcome, worker string) error {

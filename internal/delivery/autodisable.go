@@ -37,20 +37,11 @@ func (s *Service) AutoDisable(ctx context.Context) ([][2]string, error) {
 		GROUP BY a.workspace_id, a.endpoint_id
 		HAVING MIN(a.started_at) <= ? AND MAX(a.started_at) >= ?`,
 		store.Micros(now.Add(-FailingFor)), store.Micros(now.Add(-24*time.Hour)))
-	if err != nil {
-		return nil, err
-	}
-	var cands [][2]string
-	for rows.Next() {
+	cands, err := store.Collect(rows, err, func(r store.Scanner) ([2]string, error) {
 		var c [2]string
-		if err := rows.Scan(&c[0], &c[1]); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		cands = append(cands, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return c, r.Scan(&c[0], &c[1])
+	})
+	if err != nil {
 		return nil, err
 	}
 	var out [][2]string

@@ -56,10 +56,7 @@ func (s *Service) claimPostgres(ctx context.Context, n int, only string, now tim
 			RETURNING `+claimCols+`, due.state AS prev, due.next_attempt_at AS prev_next, due.manual AS was_manual
 		)
 		SELECT c.*, e.body FROM c JOIN events e ON e.id = c.event_id`), args...)
-	if err != nil {
-		return nil, err
-	}
-	out, err := scanClaimed(rows, 0)
+	out, err := store.Collect(rows, err, scanClaimed(0))
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +77,7 @@ func (s *Service) claimSQLite(ctx context.Context, n int, only string, now time.
 	rows, err := s.DB.Query(ctx, `SELECT `+claimCols+`, d.state, d.next_attempt_at, d.manual, e.body
 		FROM deliveries d JOIN events e ON e.id = d.event_id
 		WHERE `+strings.ReplaceAll(dueCond, "next_attempt_at", "d.next_attempt_at")+filter+` ORDER BY d.next_attempt_at LIMIT ?`, append(args, n)...)
-	if err != nil {
-		return nil, err
-	}
-	due, err := scanClaimed(rows, 1)
+	due, err := store.Collect(rows, err, scanClaimed(1))
 	if err != nil || len(due) == 0 {
 		return nil, err
 	}
@@ -101,23 +95,23 @@ func (s *Service) claimSQLite(ctx context.Context, n int, only string, now time.
 	}
 	q.WriteString(`) RETURNING id, seq`)
 	urows, err := s.DB.Engine.QueryContext(ctx, q.String(), uargs...)
-	if err != nil {
-		return nil, err
-	}
-	defer urows.Close()
 	out := make([]*claimed, 0, len(due))
-	for urows.Next() {
+	err = store.Each(urows, err, func(r store.Scanner) error {
 		var id string
 		var seq int
-		if err := urows.Scan(&id, &seq); err != nil {
-			return nil, err
+		if err := r.Scan(&id, &seq); err != nil {
+			return err
 		}
 		if c := byID[id]; c != nil && c.seq == seq {
 			c.UpdatedAt = store.Time(store.Micros(now))
 			out = append(out, c)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, urows.Err()
+	return out, nil
 }
 
 // dueCond is what a claim takes: deliveries whose next_attempt_at has passed, and
@@ -132,15 +126,13 @@ func dueArgs(now time.Time) []any {
 
 // scanClaimed reads claimCols, the pre-claim state, next_attempt_at and manual, and the body.
 // seqAhead is what the claim adds to the seq read (1 when the row was read before its claim).
-func scanClaimed(rows *sql.Rows, seqAhead int) ([]*claimed, error) {
-	defer rows.Close()
-	var out []*claimed
-	for rows.Next() {
+func scanClaimed(seqAhead int) func(store.Scanner) (*claimed, error) {
+	return func(r store.Scanner) (*claimed, error) {
 		c := &claimed{}
 		var delivered, resume, prevNext sql.NullInt64
 		var created int64
 		var body string
-		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.EventID, &c.EndpointID, &c.EventName, &c.Reason, &c.Attempts, &c.LastStatus, &c.LastError,
+		if err := r.Scan(&c.ID, &c.WorkspaceID, &c.EventID, &c.EndpointID, &c.EventName, &c.Reason, &c.Attempts, &c.LastStatus, &c.LastError,
 			&created, &delivered, &c.seq, &c.roundStart, &resume, &c.fifo, &c.prev, &prevNext, &c.manual, &body); err != nil {
 			return nil, err
 		}
@@ -149,9 +141,8 @@ func scanClaimed(rows *sql.Rows, seqAhead int) ([]*claimed, error) {
 		c.CreatedAt, c.DeliveredAt = store.Time(created), store.NullTime(delivered)
 		c.resumeAt, c.prevNext = store.NullTime(resume), store.NullTime(prevNext)
 		c.body = []byte(body)
-		out = append(out, c)
+		return c, nil
 	}
-	return out, rows.Err()
 }
 
 // nextDue is when the earliest queued delivery becomes due (false: none is queued), so an

@@ -182,7 +182,7 @@ func (s *Service) targets() (Targets, error) {
 
 const deliveryCols = `id, workspace_id, event_id, endpoint_id, event_name, state, reason, attempts, next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at`
 
-func scanDelivery(sc interface{ Scan(...any) error }) (Delivery, error) {
+func scanDelivery(sc store.Scanner) (Delivery, error) {
 	var d Delivery
 	var next, delivered sql.NullInt64
 	var created, updated int64

@@ -50,24 +50,20 @@ func (s *Service) QueueStats(ctx context.Context) (QueueStats, error) {
 	rows, err := s.DB.Query(ctx, `SELECT CASE WHEN state = ? THEN 'running' WHEN next_attempt_at <= ? THEN 'available' ELSE 'scheduled' END,
 		COUNT(*), MIN(CASE WHEN state <> ? AND next_attempt_at <= ? THEN next_attempt_at END)
 		FROM deliveries WHERE next_attempt_at IS NOT NULL GROUP BY 1`, Delivering, now, Delivering, now)
-	if err != nil {
-		return st, err
-	}
-	for rows.Next() {
+	err = store.Each(rows, err, func(r store.Scanner) error {
 		k := KindCount{Kind: "delivery_attempt"}
 		var oldest sql.NullInt64
-		if err := rows.Scan(&k.State, &k.Count, &oldest); err != nil {
-			rows.Close()
-			return st, err
+		if err := r.Scan(&k.State, &k.Count, &oldest); err != nil {
+			return err
 		}
 		st.ByKind = append(st.ByKind, k)
 		st.ByState[k.State] += k.Count
 		if t := store.NullTime(oldest); t != nil && (st.OldestDue == nil || t.Before(*st.OldestDue)) {
 			st.OldestDue = t
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return st, err
 	}
 	// Deliveries waiting behind an ordered endpoint's head are "pending" (not yet queued).
@@ -80,20 +76,16 @@ func (s *Service) QueueStats(ctx context.Context) (QueueStats, error) {
 		st.ByState["pending"] += waiting
 	}
 	rows, err = s.DB.Query(ctx, `SELECT kind, CAST(state AS TEXT), COUNT(*) FROM river_job GROUP BY kind, state`)
-	if err != nil {
-		return st, err
-	}
-	for rows.Next() {
+	err = store.Each(rows, err, func(r store.Scanner) error {
 		var k KindCount
-		if err := rows.Scan(&k.Kind, &k.State, &k.Count); err != nil {
-			rows.Close()
-			return st, err
+		if err := r.Scan(&k.Kind, &k.State, &k.Count); err != nil {
+			return err
 		}
 		st.ByKind = append(st.ByKind, k)
 		st.ByState[k.State] += k.Count
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return st, err
 	}
 	sort.Slice(st.ByKind, func(i, j int) bool {

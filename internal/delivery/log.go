@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -49,60 +48,29 @@ const cursorKind = "d"
 
 // List returns a page of the workspace's deliveries, newest first.
 func (s *Service) List(ctx context.Context, workspaceID string, p ListParams) (Page, error) {
-	if p.Limit <= 0 {
-		p.Limit = 50
-	}
-	p.Limit = min(p.Limit, MaxPage)
-	var where strings.Builder
-	where.WriteString("workspace_id = ?")
-	args := []any{workspaceID}
-	add := func(cond string, v any) {
-		where.WriteString(" AND " + cond)
-		args = append(args, v)
-	}
-	if p.Cursor != "" {
-		id, err := store.CursorID(cursorKind, p.Cursor)
-		if err != nil {
-			return Page{}, err
-		}
-		add("id < ?", id)
-	}
-	if p.State != "" {
-		add("state = ?", p.State)
-	}
-	if p.EndpointID != "" {
-		add("endpoint_id = ?", p.EndpointID)
-	}
-	if p.EventName != "" {
-		add("event_name = ?", p.EventName)
-	}
-	if !p.Since.IsZero() {
-		add("created_at >= ?", store.Micros(p.Since))
-	}
-	if !p.Until.IsZero() {
-		add("created_at <= ?", store.Micros(p.Until))
-	}
-	args = append(args, p.Limit+1)
-	rows, err := s.DB.Query(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`, args...)
+	q, err := store.NewPageQuery(cursorKind, "id", p.Cursor, p.Limit, MaxPage)
 	if err != nil {
 		return Page{}, err
 	}
-	defer rows.Close()
-	out := Page{Deliveries: []Delivery{}}
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return Page{}, err
-		}
-		out.Deliveries = append(out.Deliveries, d)
+	q.And("workspace_id = ?", workspaceID)
+	if p.State != "" {
+		q.And("state = ?", p.State)
 	}
-	if err := rows.Err(); err != nil {
+	if p.EndpointID != "" {
+		q.And("endpoint_id = ?", p.EndpointID)
+	}
+	if p.EventName != "" {
+		q.And("event_name = ?", p.EventName)
+	}
+	q.Between("created_at", p.Since, p.Until)
+	tail, args := q.Tail()
+	rows, err := s.DB.Query(ctx, `SELECT `+deliveryCols+` FROM deliveries `+tail, args...)
+	ds, err := store.Collect(rows, err, scanDelivery)
+	if err != nil {
 		return Page{}, err
 	}
-	if len(out.Deliveries) > p.Limit {
-		out.Deliveries = out.Deliveries[:p.Limit]
-		out.Next = store.Cursor(cursorKind, out.Deliveries[p.Limit-1].ID)
-	}
+	var out Page
+	out.Deliveries, out.Next = store.Page(q, ds, func(d Delivery) string { return d.ID })
 	return out, nil
 }
 
@@ -114,24 +82,19 @@ func (s *Service) Get(ctx context.Context, workspaceID, id string) (Delivery, []
 	}
 	rows, err := s.DB.Query(ctx, `SELECT id, number, started_at, duration_us, request_headers, status, response_headers, response_body, error
 		FROM attempts WHERE delivery_id = ? ORDER BY number, id`, id)
-	if err != nil {
-		return d, nil, err
-	}
-	defer rows.Close()
-	atts := []Attempt{}
-	for rows.Next() {
+	atts, err := store.Collect(rows, err, func(r store.Scanner) (Attempt, error) {
 		var a Attempt
 		var started, dur int64
 		var reqH, respH string
-		if err := rows.Scan(&a.ID, &a.Number, &started, &dur, &reqH, &a.Status, &respH, &a.ResponseBody, &a.Error); err != nil {
-			return d, nil, err
+		if err := r.Scan(&a.ID, &a.Number, &started, &dur, &reqH, &a.Status, &respH, &a.ResponseBody, &a.Error); err != nil {
+			return a, err
 		}
 		a.StartedAt, a.DurationMs = store.Time(started), float64(dur)/1000
 		_ = json.Unmarshal([]byte(reqH), &a.RequestHeaders)
 		_ = json.Unmarshal([]byte(respH), &a.ResponseHeaders)
-		atts = append(atts, a)
-	}
-	return d, atts, rows.Err()
+		return a, nil
+	})
+	return d, atts, err
 }
 
 // Retry makes one more attempt of a delivery now, whatever its state (failed and cancelled

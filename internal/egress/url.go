@@ -225,27 +225,10 @@ func isASCII(s string) bool {
 // and curl, so it must be a canonical dotted quad or nothing.
 func looksNumeric(h string) bool {
 	last := h[strings.LastIndexByte(h, '.')+1:]
-	if last == "" {
-		return false
-	}
 	if len(last) >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') {
-		for i := 2; i < len(last); i++ {
-			if !isHex(last[i]) {
-				return false
-			}
-		}
-		return true
+		return strings.Trim(last[2:], "0123456789abcdefABCDEF") == ""
 	}
-	for i := 0; i < len(last); i++ {
-		if last[i] < '0' || last[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+	return last != "" && strings.Trim(last, "0123456789") == ""
 }
 
 // parseLooseIPv4 parses the IPv4 notations of the WHATWG URL standard and

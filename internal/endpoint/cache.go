@@ -17,9 +17,8 @@ import (
 // the old secret for up to 5 s — the price of not decrypting a secret per attempt.
 // Expiry of a grace window is checked on every lookup, never cached.
 type targetCache struct {
-	mu        sync.Mutex
-	endpoints map[endpointKey]cachedEndpoint
-	secrets   map[string]cachedSecrets
+	endpoints ttlMap[endpointKey, cachedEndpoint]
+	secrets   ttlMap[string, cachedSecrets]
 }
 
 type endpointKey struct{ workspaceID, id string }
@@ -27,7 +26,6 @@ type endpointKey struct{ workspaceID, id string }
 type cachedEndpoint struct {
 	e       Endpoint
 	missing bool
-	until   time.Time
 }
 
 type cachedSecrets struct {
@@ -36,62 +34,89 @@ type cachedSecrets struct {
 	// The signing key pair (keys.go), when the workspace has one.
 	key, previousKey webhook.SigningKey
 	previousKeyUntil time.Time
-	until            time.Time
-}
-
-// activeKeys returns the keys that sign at now: current first, previous during its window.
-func (c cachedSecrets) activeKeys(now time.Time) []webhook.SigningKey {
-	switch {
-	case c.key.IsZero():
-		return nil
-	case !c.previousKey.IsZero() && now.Before(c.previousKeyUntil):
-		return []webhook.SigningKey{c.key, c.previousKey}
-	default:
-		return []webhook.SigningKey{c.key}
-	}
 }
 
 // active returns the secrets that sign at now: current first, previous during its window.
 func (c cachedSecrets) active(now time.Time) []webhook.Secret {
+	return signing(c.current, c.previous, c.previousUntil, now)
+}
+
+// activeKeys is active for the signing keys.
+func (c cachedSecrets) activeKeys(now time.Time) []webhook.SigningKey {
+	return signing(c.key, c.previousKey, c.previousKeyUntil, now)
+}
+
+// signing returns current, then previous while its window lasts; none without a current one.
+func signing[T interface{ IsZero() bool }](current, previous T, previousUntil, now time.Time) []T {
 	switch {
-	case c.current.IsZero():
+	case current.IsZero():
 		return nil
-	case !c.previous.IsZero() && now.Before(c.previousUntil):
-		return []webhook.Secret{c.current, c.previous}
+	case !previous.IsZero() && now.Before(previousUntil):
+		return []T{current, previous}
 	default:
-		return []webhook.Secret{c.current}
+		return []T{current}
 	}
+}
+
+// ttlMap is one map of the cache: values fresh for a while, bounded to maxCacheEntries.
+type ttlMap[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]ttlEntry[V]
+}
+
+type ttlEntry[V any] struct {
+	v     V
+	until time.Time
 }
 
 // maxCacheEntries bounds each map; past it, expired entries are swept on insert and, if
 // that is not enough, the map is emptied.
 const maxCacheEntries = 10000
 
-func (c *targetCache) forgetEndpoint(workspaceID, id string) {
-	c.mu.Lock()
-	delete(c.endpoints, endpointKey{workspaceID, id})
-	c.mu.Unlock()
-}
-
-func (c *targetCache) forgetSecrets(workspaceID string) {
-	c.mu.Lock()
-	delete(c.secrets, workspaceID)
-	c.mu.Unlock()
-}
-
-func sweep[K comparable, V any](m map[K]V, now time.Time, until func(V) time.Time) map[K]V {
-	if len(m) < maxCacheEntries {
-		return m
+// get returns k's value while it is fresh at now; otherwise it loads it and keeps it for ttl.
+// A failed load is not kept.
+func (t *ttlMap[K, V]) get(k K, now time.Time, ttl time.Duration, load func() (V, error)) (V, error) {
+	t.mu.Lock()
+	e, ok := t.m[k]
+	t.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.v, nil
 	}
-	for k, v := range m {
-		if !now.Before(until(v)) {
-			delete(m, k)
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	t.mu.Lock()
+	t.sweep(now)
+	t.m[k] = ttlEntry[V]{v, now.Add(ttl)}
+	t.mu.Unlock()
+	return v, nil
+}
+
+// sweep makes room for an insert (t.mu held).
+func (t *ttlMap[K, V]) sweep(now time.Time) {
+	if len(t.m) >= maxCacheEntries {
+		for k, e := range t.m {
+			if !now.Before(e.until) {
+				delete(t.m, k)
+			}
 		}
 	}
-	if len(m) >= maxCacheEntries {
-		return map[K]V{}
+	if t.m == nil || len(t.m) >= maxCacheEntries {
+		t.m = map[K]ttlEntry[V]{}
 	}
-	return m
+}
+
+func (t *ttlMap[K, V]) forget(k K) {
+	t.mu.Lock()
+	delete(t.m, k)
+	t.mu.Unlock()
+}
+
+func (t *ttlMap[K, V]) clear() {
+	t.mu.Lock()
+	t.m = nil
+	t.mu.Unlock()
 }
 
 func (s *Service) ttl() time.Duration {
@@ -102,53 +127,21 @@ func (s *Service) ttl() time.Duration {
 }
 
 func (s *Service) cachedSecrets(ctx context.Context, workspaceID string) (cachedSecrets, error) {
-	now := s.now()
-	s.cache.mu.Lock()
-	c, ok := s.cache.secrets[workspaceID]
-	s.cache.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c, nil
-	}
-	c, err := s.loadSecrets(ctx, workspaceID)
-	if err != nil {
-		return c, err
-	}
-	c.until = now.Add(s.ttl())
-	s.cache.mu.Lock()
-	if s.cache.secrets == nil {
-		s.cache.secrets = map[string]cachedSecrets{}
-	}
-	s.cache.secrets = sweep(s.cache.secrets, now, func(v cachedSecrets) time.Time { return v.until })
-	s.cache.secrets[workspaceID] = c
-	s.cache.mu.Unlock()
-	return c, nil
+	return s.cache.secrets.get(workspaceID, s.now(), s.ttl(), func() (cachedSecrets, error) {
+		return s.loadSecrets(ctx, workspaceID)
+	})
 }
 
 func (s *Service) cachedEndpoint(ctx context.Context, workspaceID, id string) (cachedEndpoint, error) {
-	now := s.now()
-	k := endpointKey{workspaceID, id}
-	s.cache.mu.Lock()
-	c, ok := s.cache.endpoints[k]
-	s.cache.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c, nil
-	}
-	e, err := s.Get(ctx, workspaceID, id)
-	switch {
-	case err == nil:
-		c = cachedEndpoint{e: e}
-	case isNotFound(err):
-		c = cachedEndpoint{missing: true}
-	default:
-		return c, err
-	}
-	c.until = now.Add(s.ttl())
-	s.cache.mu.Lock()
-	if s.cache.endpoints == nil {
-		s.cache.endpoints = map[endpointKey]cachedEndpoint{}
-	}
-	s.cache.endpoints = sweep(s.cache.endpoints, now, func(v cachedEndpoint) time.Time { return v.until })
-	s.cache.endpoints[k] = c
-	s.cache.mu.Unlock()
-	return c, nil
+	return s.cache.endpoints.get(endpointKey{workspaceID, id}, s.now(), s.ttl(), func() (cachedEndpoint, error) {
+		e, err := s.Get(ctx, workspaceID, id)
+		switch {
+		case err == nil:
+			return cachedEndpoint{e: e}, nil
+		case isNotFound(err):
+			return cachedEndpoint{missing: true}, nil
+		default:
+			return cachedEndpoint{}, err
+		}
+	})
 }

@@ -127,9 +127,7 @@ func New(db *store.DB, masterKey []byte, policy egress.Policy, sender *delivery.
 // Cached endpoints are dropped: whether the policy refuses their URL is decided again.
 func (s *Service) SetPolicy(p egress.Policy) {
 	s.policy.Store(&p)
-	s.cache.mu.Lock()
-	s.cache.endpoints = nil
-	s.cache.mu.Unlock()
+	s.cache.endpoints.clear()
 }
 
 // SetClock replaces the clock (tests move through grace windows with it); nil restores
@@ -242,7 +240,7 @@ func auditURL(raw string) string {
 
 const endpointCols = `id, workspace_id, url, description, enabled, disabled_reason, created_at, updated_at, ordering, max_per_second`
 
-func scanEndpoint(sc interface{ Scan(...any) error }) (Endpoint, error) {
+func scanEndpoint(sc store.Scanner) (Endpoint, error) {
 	var e Endpoint
 	var created, updated int64
 	err := sc.Scan(&e.ID, &e.WorkspaceID, &e.URL, &e.Description, &e.Enabled, &e.DisabledReason, &created, &updated, &e.Ordering, &e.MaxPerSecond)
@@ -256,20 +254,8 @@ func scanEndpoint(sc interface{ Scan(...any) error }) (Endpoint, error) {
 // List returns the workspace's endpoints, oldest first.
 func (s *Service) List(ctx context.Context, workspaceID string) ([]Endpoint, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE workspace_id = ? ORDER BY id`, workspaceID)
+	out, err := store.Collect(rows, err, scanEndpoint)
 	if err != nil {
-		return nil, err
-	}
-	out := []Endpoint{}
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -429,7 +415,7 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (
 		out = e
 		return audit.Record(ctx, tx, workspaceID, "endpoint.update", "endpoint", id, detail)
 	})
-	s.cache.forgetEndpoint(workspaceID, id)
+	s.cache.endpoints.forget(endpointKey{workspaceID, id})
 	return out, err
 }
 
@@ -445,6 +431,6 @@ func (s *Service) Delete(ctx context.Context, workspaceID, id string) error {
 		}
 		return audit.Record(ctx, tx, workspaceID, "endpoint.delete", "endpoint", id, map[string]any{"url": auditURL(e.URL)})
 	})
-	s.cache.forgetEndpoint(workspaceID, id)
+	s.cache.endpoints.forget(endpointKey{workspaceID, id})
 	return err
 }

@@ -122,17 +122,12 @@ func (s *Service) GenerateKey(ctx context.Context, workspaceID string) (KeyInfo,
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `INSERT INTO signing_keys (workspace_id, ciphertext, public_key, kid, created_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (workspace_id) DO NOTHING`, workspaceID, s.sealer.sealKey(workspaceID, k), k.Public().String(), k.KeyID(), store.Micros(now))
-		if err != nil {
+		if err := store.Affected(res, err, ErrKeyExists); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrKeyExists
 		}
 		return audit.Record(ctx, tx, workspaceID, "signing_key.generate", "signing_key", workspaceID, map[string]any{"kid": k.KeyID()})
 	})
-	s.cache.forgetSecrets(workspaceID)
+	s.cache.secrets.forget(workspaceID)
 	if err != nil {
 		return KeyInfo{}, err
 	}
@@ -170,20 +165,15 @@ func (s *Service) RotateKey(ctx context.Context, workspaceID string, grace time.
 		res, err := tx.Exec(ctx, `UPDATE signing_keys SET ciphertext = ?, public_key = ?, kid = ?, previous_ciphertext = ?, previous_public_key = ?,
 			previous_kid = ?, previous_expires_at = ?, rotated_at = ? WHERE workspace_id = ? AND ciphertext = ?`,
 			s.sealer.sealKey(workspaceID, k), k.Public().String(), k.KeyID(), prev, prevPublic, prevKid, prevExpires, store.Micros(now), workspaceID, r.current)
-		if err != nil {
+		if err := store.Affected(res, err, ErrKeyConflict); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrKeyConflict
 		}
 		info = keyRow{current: "x", public: k.Public().String(), kid: k.KeyID(), previous: prev, previousPublic: prevPublic, previousK: prevKid,
 			previousExpires: prevExpires, createdAt: r.createdAt, rotatedAt: sql.NullInt64{Int64: store.Micros(now), Valid: true}}.info(now)
 		return audit.Record(ctx, tx, workspaceID, "signing_key.rotate", "signing_key", workspaceID, map[string]any{
 			"kid": k.KeyID(), "previousKid": r.kid, "graceSeconds": int64(grace / time.Second)})
 	})
-	s.cache.forgetSecrets(workspaceID)
+	s.cache.secrets.forget(workspaceID)
 	if err != nil {
 		return KeyInfo{}, err
 	}

@@ -60,11 +60,7 @@ func (s *sealer) seal(workspaceID string, secret webhook.Secret) string {
 }
 
 func (s *sealer) open(workspaceID, stored string) (webhook.Secret, error) {
-	plain, err := s.openString(additionalData(workspaceID), stored, "signing secret")
-	if err != nil {
-		return webhook.Secret{}, err
-	}
-	return webhook.ParseSecret(plain)
+	return openAs(s, additionalData(workspaceID), stored, "signing secret", webhook.ParseSecret)
 }
 
 func (s *sealer) sealKey(workspaceID string, k webhook.SigningKey) string {
@@ -72,11 +68,7 @@ func (s *sealer) sealKey(workspaceID string, k webhook.SigningKey) string {
 }
 
 func (s *sealer) openKey(workspaceID, stored string) (webhook.SigningKey, error) {
-	plain, err := s.openString(keyAdditionalData(workspaceID), stored, "signing key")
-	if err != nil {
-		return webhook.SigningKey{}, err
-	}
-	return webhook.ParseSigningKey(plain)
+	return openAs(s, keyAdditionalData(workspaceID), stored, "signing key", webhook.ParseSigningKey)
 }
 
 func (s *sealer) sealString(ad []byte, plain string) string {
@@ -88,22 +80,25 @@ func (s *sealer) sealString(ad []byte, plain string) string {
 	return sealPrefix + base64.StdEncoding.EncodeToString(out)
 }
 
-func (s *sealer) openString(ad []byte, stored, what string) (string, error) {
+// openAs decrypts what sealString stored under ad and parses the plaintext; what names it in
+// errors.
+func openAs[T any](s *sealer, ad []byte, stored, what string, parse func(string) (T, error)) (T, error) {
+	var zero T
 	raw, ok := strings.CutPrefix(stored, sealPrefix)
 	if !ok {
-		return "", errors.New(what + ": unknown storage format")
+		return zero, errors.New(what + ": unknown storage format")
 	}
 	b, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil || len(b) < s.aead.NonceSize()+s.aead.Overhead() {
-		return "", errors.New(what + ": corrupt ciphertext")
+		return zero, errors.New(what + ": corrupt ciphertext")
 	}
 	n := s.aead.NonceSize()
 	plain, err := s.aead.Open(nil, b[:n], b[n:], ad)
 	if err != nil {
 		// Wrong master key, or a ciphertext moved from another workspace.
-		return "", errors.New(what + ": cannot decrypt (is RELAYDESK_MASTER_KEY the one it was stored with?)")
+		return zero, errors.New(what + ": cannot decrypt (is RELAYDESK_MASTER_KEY the one it was stored with?)")
 	}
-	return string(plain), nil
+	return parse(string(plain))
 }
 
 // SecretInfo describes a workspace's signing secret without revealing it: what viewers see.
@@ -169,17 +164,12 @@ func (s *Service) GenerateSecret(ctx context.Context, workspaceID string) (webho
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `INSERT INTO signing_secrets (workspace_id, ciphertext, fingerprint, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (workspace_id) DO NOTHING`, workspaceID, s.sealer.seal(workspaceID, sec), sec.Fingerprint(), store.Micros(now))
-		if err != nil {
+		if err := store.Affected(res, err, ErrSecretExists); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrSecretExists
 		}
 		return audit.Record(ctx, tx, workspaceID, "secret.generate", "signing_secret", workspaceID, map[string]any{"fingerprint": sec.Fingerprint()})
 	})
-	s.cache.forgetSecrets(workspaceID)
+	s.cache.secrets.forget(workspaceID)
 	if err != nil {
 		return webhook.Secret{}, SecretInfo{}, err
 	}
@@ -233,20 +223,15 @@ func (s *Service) RotateSecret(ctx context.Context, workspaceID string, grace ti
 		res, err := tx.Exec(ctx, `UPDATE signing_secrets SET ciphertext = ?, fingerprint = ?, previous_ciphertext = ?, previous_fingerprint = ?,
 			previous_expires_at = ?, rotated_at = ? WHERE workspace_id = ? AND ciphertext = ?`,
 			s.sealer.seal(workspaceID, sec), sec.Fingerprint(), prev, prevPrint, prevExpires, store.Micros(now), workspaceID, r.current)
-		if err != nil {
+		if err := store.Affected(res, err, ErrConflict); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrConflict
 		}
 		info = secretRow{current: "x", fingerprint: sec.Fingerprint(), previous: prev, previousPrint: prevPrint,
 			previousExpires: prevExpires, createdAt: r.createdAt, rotatedAt: sql.NullInt64{Int64: store.Micros(now), Valid: true}}.info(now)
 		return audit.Record(ctx, tx, workspaceID, "secret.rotate", "signing_secret", workspaceID, map[string]any{
 			"fingerprint": sec.Fingerprint(), "previousFingerprint": r.fingerprint, "graceSeconds": int64(grace / time.Second)})
 	})
-	s.cache.forgetSecrets(workspaceID)
+	s.cache.secrets.forget(workspaceID)
 	if err != nil {
 		return webhook.Secret{}, SecretInfo{}, err
 	}

@@ -67,6 +67,6 @@ func (s *Service) Disable(ctx context.Context, workspaceID, endpointID, reason s
 		}
 		return audit.Record(ctx, tx, workspaceID, "endpoint.disable", "endpoint", endpointID, map[string]any{"reason": reason})
 	})
-	s.cache.forgetEndpoint(workspaceID, endpointID)
+	s.cache.endpoints.forget(endpointKey{workspaceID, endpointID})
 	return err
 }

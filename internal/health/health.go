@@ -160,42 +160,34 @@ func (s *Service) buckets(ctx context.Context, workspaceID, endpointID string, s
 		FROM attempts WHERE endpoint_id = ? AND workspace_id = ? AND started_at >= ? AND started_at < ?
 		GROUP BY 1`,
 		from, w, endpointID, workspaceID, from, from+int64(n)*w)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err = store.Each(rows, err, func(r store.Scanner) error {
 		var b, ok, all int64
-		if err := rows.Scan(&b, &ok, &all); err != nil {
-			return nil, err
+		if err := r.Scan(&b, &ok, &all); err != nil {
+			return err
 		}
 		if b >= 0 && b < int64(n) {
 			out[b].Delivered, out[b].Failed = int(ok), int(all-ok)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (s *Service) latest(ctx context.Context, workspaceID, endpointID string) ([]Attempt, error) {
 	rows, err := s.DB.Query(ctx, `SELECT a.delivery_id, d.event_name, a.number, a.status, a.error, a.started_at, a.duration_us
 		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
 		WHERE a.endpoint_id = ? AND a.workspace_id = ? ORDER BY a.started_at DESC, a.id DESC LIMIT ?`, endpointID, workspaceID, LatestAttempts)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Attempt
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (Attempt, error) {
 		var a Attempt
 		var started, dur int64
-		if err := rows.Scan(&a.DeliveryID, &a.EventName, &a.Number, &a.Status, &a.Error, &started, &dur); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&a.DeliveryID, &a.EventName, &a.Number, &a.Status, &a.Error, &started, &dur)
 		a.StartedAt, a.DurationMs = store.Time(started), float64(dur)/1000
 		a.OK = a.Status >= 200 && a.Status < 300
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		return a, err
+	})
 }
 
 // backlog fills in the endpoint's unfinished deliveries, over the deliveries_endpoint index.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/relaydesk/relaydesk/internal/delivery"
@@ -37,59 +36,30 @@ const eventCursorKind = "e"
 // Events returns a page of the workspace's events, newest first, and the cursor of the
 // next page (empty on the last).
 func (s *Service) Events(ctx context.Context, workspaceID string, q EventQuery) ([]StoredEvent, string, error) {
-	if q.Limit <= 0 {
-		q.Limit = 50
-	}
-	q.Limit = min(q.Limit, 100)
-	var where strings.Builder
-	where.WriteString("e.workspace_id = ?")
-	args := []any{workspaceID}
-	add := func(cond string, v any) {
-		where.WriteString(" AND " + cond)
-		args = append(args, v)
-	}
-	if q.Cursor != "" {
-		id, err := store.CursorID(eventCursorKind, q.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		add("e.id < ?", id)
-	}
-	if q.Name != "" {
-		add("e.name = ?", q.Name)
-	}
-	if !q.Since.IsZero() {
-		add("e.created_at >= ?", store.Micros(q.Since))
-	}
-	if !q.Until.IsZero() {
-		add("e.created_at <= ?", store.Micros(q.Until))
-	}
-	args = append(args, q.Limit+1)
-	rows, err := s.DB.Query(ctx, `SELECT e.id, e.name, e.data_type, e.created_at,
-		(SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id)
-		FROM events e WHERE `+where.String()+` ORDER BY e.id DESC LIMIT ?`, args...)
+	pq, err := store.NewPageQuery(eventCursorKind, "e.id", q.Cursor, q.Limit, 100)
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	out := []StoredEvent{}
-	for rows.Next() {
+	pq.And("e.workspace_id = ?", workspaceID)
+	if q.Name != "" {
+		pq.And("e.name = ?", q.Name)
+	}
+	pq.Between("e.created_at", q.Since, q.Until)
+	tail, args := pq.Tail()
+	rows, err := s.DB.Query(ctx, `SELECT e.id, e.name, e.data_type, e.created_at,
+		(SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id)
+		FROM events e `+tail, args...)
+	out, err := store.Collect(rows, err, func(r store.Scanner) (StoredEvent, error) {
 		var e StoredEvent
 		var at int64
-		if err := rows.Scan(&e.ID, &e.Name, &e.DataType, &at, &e.Deliveries); err != nil {
-			return nil, "", err
-		}
+		err := r.Scan(&e.ID, &e.Name, &e.DataType, &at, &e.Deliveries)
 		e.CreatedAt = store.Time(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+		return e, err
+	})
+	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
-		next = store.Cursor(eventCursorKind, out[q.Limit-1].ID)
-	}
+	out, next := store.Page(pq, out, func(e StoredEvent) string { return e.ID })
 	return out, next, nil
 }
 
@@ -110,23 +80,19 @@ func (s *Service) Event(ctx context.Context, workspaceID, id string) (StoredEven
 	rows, err := s.DB.Query(ctx, `SELECT id, workspace_id, event_id, endpoint_id, event_name, state, reason, attempts,
 		next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at
 		FROM deliveries WHERE workspace_id = ? AND event_id = ? ORDER BY id`, workspaceID, id)
-	if err != nil {
-		return e, nil, err
-	}
-	defer rows.Close()
-	ds := []delivery.Delivery{}
-	for rows.Next() {
+	ds, err := store.Collect(rows, err, func(r store.Scanner) (delivery.Delivery, error) {
 		var d delivery.Delivery
 		var next, delivered sql.NullInt64
 		var created, updated int64
-		if err := rows.Scan(&d.ID, &d.WorkspaceID, &d.EventID, &d.EndpointID, &d.EventName, &d.State, &d.Reason, &d.Attempts,
-			&next, &d.LastStatus, &d.LastError, &created, &updated, &delivered); err != nil {
-			return e, nil, err
-		}
+		err := r.Scan(&d.ID, &d.WorkspaceID, &d.EventID, &d.EndpointID, &d.EventName, &d.State, &d.Reason, &d.Attempts,
+			&next, &d.LastStatus, &d.LastError, &created, &updated, &delivered)
 		d.NextAttemptAt, d.DeliveredAt = store.NullTime(next), store.NullTime(delivered)
 		d.CreatedAt, d.UpdatedAt = store.Time(created), store.Time(updated)
-		ds = append(ds, d)
+		return d, err
+	})
+	if err != nil {
+		return e, nil, err
 	}
 	e.Deliveries = len(ds)
-	return e, ds, rows.Err()
+	return e, ds, nil
 }

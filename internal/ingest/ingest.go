@@ -264,24 +264,20 @@ func (p *Service) lookupKeys(ctx context.Context, tx *store.Tx, events []Prepare
 	for ws, keys := range byWS {
 		q := `SELECT id, idempotency_key, created_at FROM events WHERE workspace_id = ? AND idempotency_key IN (?` + strings.Repeat(", ?", len(keys)-1) + `)`
 		rows, err := tx.Query(ctx, q, append([]any{ws}, keys...)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
+		err = store.Each(rows, err, func(r store.Scanner) error {
 			var id, key string
 			var at int64
-			if err := rows.Scan(&id, &key, &at); err != nil {
-				rows.Close()
-				return nil, err
+			if err := r.Scan(&id, &key, &at); err != nil {
+				return err
 			}
 			if at < cutoff {
 				expired = append(expired, id)
-				continue
+			} else {
+				seen[keyRef{ws, key}] = id
 			}
-			seen[keyRef{ws, key}] = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}

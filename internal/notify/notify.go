@@ -201,22 +201,18 @@ func (s *Service) email(ctx context.Context, n Notification) {
 func (s *Service) developerOwners(ctx context.Context, workspaceID string) ([]string, error) {
 	rows, err := s.DB.Query(ctx, `SELECT u.email, r.levels FROM members m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id
 		WHERE m.workspace_id = ? ORDER BY u.email`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
+	err = store.Each(rows, err, func(r store.Scanner) error {
 		var email, levels string
-		if err := rows.Scan(&email, &levels); err != nil {
-			return nil, err
+		if err := r.Scan(&email, &levels); err != nil {
+			return err
 		}
-		ls, err := access.DecodeLevels(levels)
-		if err == nil && ls.Of(access.Developer) >= access.Owner {
+		if ls, err := access.DecodeLevels(levels); err == nil && ls.Of(access.Developer) >= access.Owner {
 			out = append(out, email)
 		}
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // OperationalEvent is the body of the platform webhook.
@@ -265,22 +261,14 @@ func (s *Service) List(ctx context.Context, workspaceID string, limit int) ([]No
 	}
 	rows, err := s.DB.Query(ctx, `SELECT id, workspace_id, endpoint_id, kind, title, detail, created_at, read_at FROM notifications
 		WHERE workspace_id = ? ORDER BY id DESC LIMIT ?`, workspaceID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Notification{}
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (Notification, error) {
 		var n Notification
 		var created int64
 		var read sql.NullInt64
-		if err := rows.Scan(&n.ID, &n.WorkspaceID, &n.EndpointID, &n.Kind, &n.Title, &n.Detail, &created, &read); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&n.ID, &n.WorkspaceID, &n.EndpointID, &n.Kind, &n.Title, &n.Detail, &created, &read)
 		n.CreatedAt, n.ReadAt = store.Time(created), store.NullTime(read)
-		out = append(out, n)
-	}
-	return out, rows.Err()
+		return n, err
+	})
 }
 
 // Unread counts the workspace's unread notifications.

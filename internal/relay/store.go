@@ -54,7 +54,7 @@ const maxCached = 10000
 
 const relayColumns = `id, workspace_id, enabled, definition, created_at, updated_at`
 
-func scanRelay(sc interface{ Scan(...any) error }) (Relay, error) {
+func scanRelay(sc store.Scanner) (Relay, error) {
 	var r Relay
 	var def string
 	var created, updated int64
@@ -85,19 +85,7 @@ func scanRelay(sc interface{ Scan(...any) error }) (Relay, error) {
 // List returns the workspace's relays, oldest first.
 func (s *Service) List(ctx context.Context, workspaceID string) ([]Relay, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+relayColumns+` FROM relays WHERE workspace_id = ? ORDER BY id`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Relay{}
-	for rows.Next() {
-		r, err := scanRelay(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, scanRelay)
 }
 
 // Get returns one relay of the workspace (store.ErrNotFound otherwise).
@@ -133,10 +121,23 @@ func bump(ctx context.Context, tx *store.Tx, workspaceID string) error {
 	return err
 }
 
-func (s *Service) invalidate(workspaceID string) {
-	s.mu.Lock()
-	delete(s.cache, workspaceID)
-	s.mu.Unlock()
+// change runs write in a transaction and, when write reports a change, bumps the
+// workspace's relay version in it; once committed, this process's compiled set is dropped.
+// Every write to relays goes through it.
+func (s *Service) change(ctx context.Context, workspaceID string, write func(*store.Tx) (changed bool, err error)) error {
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		changed, err := write(tx)
+		if err != nil || !changed {
+			return err
+		}
+		return bump(ctx, tx, workspaceID)
+	})
+	if err == nil {
+		s.mu.Lock()
+		delete(s.cache, workspaceID)
+		s.mu.Unlock()
+	}
+	return err
 }
 
 type auditDetail struct {
@@ -162,13 +163,7 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, d Definiti
 	return s.save(ctx, workspaceID, d, "relay.update", func(tx *store.Tx, def []byte) (string, error) {
 		res, err := tx.Exec(ctx, `UPDATE relays SET name = ?, description = ?, trigger = ?, definition = ?, updated_at = ?
 			WHERE workspace_id = ? AND id = ?`, d.Name, d.Description, d.Trigger, string(def), store.Micros(time.Now()), workspaceID, id)
-		if err != nil {
-			return "", err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return "", store.ErrNotFound
-		}
-		return id, nil
+		return id, store.Affected(res, err, store.ErrNotFound)
 	})
 }
 
@@ -183,93 +178,79 @@ func (s *Service) save(ctx context.Context, workspaceID string, d Definition, ac
 		return Relay{}, err
 	}
 	var out Relay
-	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+	err = s.change(ctx, workspaceID, func(tx *store.Tx) (bool, error) {
 		if err := checkEndpoints(ctx, tx, workspaceID, d); err != nil {
-			return err
+			return false, err
 		}
 		id, err := write(tx, def)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if err := audit.Record(ctx, tx, workspaceID, action, "relay", id, auditDetail{d.Name, d.Trigger}); err != nil {
-			return err
-		}
-		if err := bump(ctx, tx, workspaceID); err != nil {
-			return err
-		}
-		out, err = getTx(ctx, tx, workspaceID, id)
-		return err
+		out, err = recorded(ctx, tx, workspaceID, action, id, auditDetail{d.Name, d.Trigger})
+		return true, err
 	})
 	if err != nil {
 		return Relay{}, err
 	}
-	s.invalidate(workspaceID)
 	return out, nil
+}
+
+// recorded writes the audit entry of a change to relay id and reads the relay back.
+func recorded(ctx context.Context, tx *store.Tx, workspaceID, action, id string, detail auditDetail) (Relay, error) {
+	if err := audit.Record(ctx, tx, workspaceID, action, "relay", id, detail); err != nil {
+		return Relay{}, err
+	}
+	return getTx(ctx, tx, workspaceID, id)
 }
 
 // SetEnabled switches a relay on or off. Switching it to the state it is in changes
 // nothing and records nothing.
 func (s *Service) SetEnabled(ctx context.Context, workspaceID, id string, on bool) (Relay, error) {
 	var out Relay
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+	err := s.change(ctx, workspaceID, func(tx *store.Tx) (bool, error) {
 		r, err := getTx(ctx, tx, workspaceID, id)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if r.Enabled == on {
 			out = r
-			return nil
+			return false, nil
 		}
 		if on {
 			// The endpoint may have been deleted since the relay was saved.
 			if err := checkEndpoints(ctx, tx, workspaceID, r.Definition()); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE relays SET enabled = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
 			on, store.Micros(time.Now()), workspaceID, id); err != nil {
-			return err
+			return false, err
 		}
 		action := "relay.disable"
 		if on {
 			action = "relay.enable"
 		}
-		if err := audit.Record(ctx, tx, workspaceID, action, "relay", id, auditDetail{r.Name, r.Trigger}); err != nil {
-			return err
-		}
-		if err := bump(ctx, tx, workspaceID); err != nil {
-			return err
-		}
-		out, err = getTx(ctx, tx, workspaceID, id)
-		return err
+		out, err = recorded(ctx, tx, workspaceID, action, id, auditDetail{r.Name, r.Trigger})
+		return true, err
 	})
 	if err != nil {
 		return Relay{}, err
 	}
-	s.invalidate(workspaceID)
 	return out, nil
 }
 
 // Delete removes a relay.
 func (s *Service) Delete(ctx context.Context, workspaceID, id string) error {
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+	return s.change(ctx, workspaceID, func(tx *store.Tx) (bool, error) {
 		r, err := getTx(ctx, tx, workspaceID, id)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM relays WHERE workspace_id = ? AND id = ?`, workspaceID, id); err != nil {
-			return err
+			return false, err
 		}
-		if err := audit.Record(ctx, tx, workspaceID, "relay.delete", "relay", id, auditDetail{r.Name, r.Trigger}); err != nil {
-			return err
-		}
-		return bump(ctx, tx, workspaceID)
+		return true, audit.Record(ctx, tx, workspaceID, "relay.delete", "relay", id, auditDetail{r.Name, r.Trigger})
 	})
-	if err != nil {
-		return err
-	}
-	s.invalidate(workspaceID)
-	return nil
 }
 
 // EndpointChoice is an endpoint a sendWebhook action may pick.
@@ -282,19 +263,10 @@ type EndpointChoice struct {
 // Endpoints lists the workspace's endpoints for the relay builder's endpoint picker.
 func (s *Service) Endpoints(ctx context.Context, workspaceID string) ([]EndpointChoice, error) {
 	rows, err := s.DB.Query(ctx, `SELECT id, url, enabled FROM endpoints WHERE workspace_id = ? ORDER BY id`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []EndpointChoice
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (EndpointChoice, error) {
 		var e EndpointChoice
-		if err := rows.Scan(&e.ID, &e.URL, &e.Enabled); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, r.Scan(&e.ID, &e.URL, &e.Enabled)
+	})
 }
 
 // Set is the compiled enabled relays of one workspace, ready to match. It is immutable and
@@ -363,21 +335,17 @@ func (s *Service) Sets(ctx context.Context, q store.Querier, workspaceIDs []stri
 	}
 	b.WriteByte(')')
 	rows, err := q.Query(ctx, b.String(), args...)
-	if err != nil {
-		return nil, err
-	}
 	versions := make(map[string]int64, len(workspaceIDs))
-	for rows.Next() {
+	err = store.Each(rows, err, func(r store.Scanner) error {
 		var id string
 		var v int64
-		if err := rows.Scan(&id, &v); err != nil {
-			rows.Close()
-			return nil, err
+		if err := r.Scan(&id, &v); err != nil {
+			return err
 		}
 		versions[id] = v
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]*Set, len(versions))
@@ -409,25 +377,23 @@ func (s *Service) Sets(ctx context.Context, q store.Querier, workspaceIDs []stri
 // every publish of the workspace.
 func load(ctx context.Context, q store.Querier, workspaceID string, version int64) (*Set, error) {
 	rows, err := q.Query(ctx, `SELECT id, definition FROM relays WHERE workspace_id = ? AND enabled ORDER BY id`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	st := &Set{version: version, byTrigger: map[string][]compiled{}}
-	for rows.Next() {
+	err = store.Each(rows, err, func(r store.Scanner) error {
 		var id, def string
-		if err := rows.Scan(&id, &def); err != nil {
-			return nil, err
+		if err := r.Scan(&id, &def); err != nil {
+			return err
 		}
 		d, err := DecodeDefinition([]byte(def))
 		if err != nil {
-			continue
+			return nil
 		}
-		eps := d.EndpointIDs()
-		if len(eps) == 0 {
-			continue
+		if eps := d.EndpointIDs(); len(eps) > 0 {
+			st.byTrigger[d.Trigger] = append(st.byTrigger[d.Trigger], compiled{id: id, conditions: d.Conditions, endpoints: eps})
 		}
-		st.byTrigger[d.Trigger] = append(st.byTrigger[d.Trigger], compiled{id: id, conditions: d.Conditions, endpoints: eps})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return st, rows.Err()
+	return st, nil
 }

@@ -55,7 +55,7 @@ type Issued struct {
 const invitationCols = `i.id, i.email, i.role_id, r.name, i.status, COALESCE(u.email, ''), i.created_at, i.sent_at, i.expires_at, i.accepted_at
 	FROM invitations i JOIN roles r ON r.id = i.role_id LEFT JOIN users u ON u.id = i.invited_by`
 
-func (s *Service) scanInvitation(sc interface{ Scan(...any) error }) (Invitation, error) {
+func (s *Service) scanInvitation(sc store.Scanner) (Invitation, error) {
 	var in Invitation
 	var created, sent, expires int64
 	var accepted sql.NullInt64
@@ -72,19 +72,7 @@ func (s *Service) scanInvitation(sc interface{ Scan(...any) error }) (Invitation
 // Invitations lists a workspace's invitations, newest first.
 func (s *Service) Invitations(ctx context.Context, workspaceID string) ([]Invitation, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+invitationCols+` WHERE i.workspace_id = ? ORDER BY i.id DESC`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Invitation{}
-	for rows.Next() {
-		in, err := s.scanInvitation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, s.scanInvitation)
 }
 
 func (s *Service) invitationByID(ctx context.Context, q store.Querier, workspaceID, id string) (Invitation, error) {
@@ -127,10 +115,7 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, emails []stri
 	}
 	var sends []pendingSend
 	var wsName string
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	err := s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		r, err := chosenRole(ctx, tx, p.WorkspaceID, roleID)
 		if err != nil {
 			return err
@@ -194,10 +179,7 @@ func (s *Service) Resend(ctx context.Context, p *access.Principal, id, baseURL s
 	}
 	token, _ := credential.New(InviteKind)
 	var wsName string
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	err := s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		in, err := s.invitationByID(ctx, tx, p.WorkspaceID, id)
 		if err != nil {
 			return err

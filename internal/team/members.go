@@ -30,7 +30,7 @@ func (m Member) IsAdmin() bool { return m.builtin && m.RoleName == access.RoleAd
 const memberCols = `u.id, u.email, u.name, r.id, r.name, r.builtin, r.levels, m.created_at
 	FROM members m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id`
 
-func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
+func scanMember(sc store.Scanner) (Member, error) {
 	var m Member
 	var levels string
 	var joined int64
@@ -45,19 +45,7 @@ func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
 // Members lists a workspace's members by email.
 func (s *Service) Members(ctx context.Context, workspaceID string) ([]Member, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+memberCols+` WHERE m.workspace_id = ? ORDER BY u.email`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Member{}
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, scanMember)
 }
 
 // Member returns one member of a workspace.
@@ -73,11 +61,15 @@ func memberByID(ctx context.Context, q store.Querier, workspaceID, userID string
 	return m, err
 }
 
-func adminCount(ctx context.Context, tx *store.Tx, workspaceID string) (int, error) {
+// lastAdmin reports whether m is the workspace's only Admin, whom no change may take away.
+func lastAdmin(ctx context.Context, tx *store.Tx, workspaceID string, m Member) (bool, error) {
+	if !m.IsAdmin() {
+		return false, nil
+	}
 	var n int
 	err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM members m JOIN roles r ON r.id = m.role_id
 		WHERE m.workspace_id = ? AND r.builtin = TRUE AND r.name = ?`, workspaceID, access.RoleAdmin).Scan(&n)
-	return n, err
+	return n <= 1, err
 }
 
 // touchMember applies the rules shared by changing a role and removing a member.
@@ -95,10 +87,7 @@ func (s *Service) ChangeRole(ctx context.Context, p *access.Principal, userID, r
 		return Member{}, err
 	}
 	var out Member
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	err := s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		m, err := memberByID(ctx, tx, p.WorkspaceID, userID)
 		if err != nil {
 			return err
@@ -117,14 +106,10 @@ func (s *Service) ChangeRole(ctx context.Context, p *access.Principal, userID, r
 			out = m
 			return nil
 		}
-		if m.IsAdmin() {
-			n, err := adminCount(ctx, tx, p.WorkspaceID)
-			if err != nil {
-				return err
-			}
-			if n <= 1 {
-				return errorf(Conflict, "%s is the last Admin of this workspace; make someone else Admin first", m.Email)
-			}
+		if last, err := lastAdmin(ctx, tx, p.WorkspaceID, m); err != nil {
+			return err
+		} else if last {
+			return errorf(Conflict, "%s is the last Admin of this workspace; make someone else Admin first", m.Email)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE members SET role_id = ? WHERE workspace_id = ? AND user_id = ?`, r.ID, p.WorkspaceID, userID); err != nil {
 			return err
@@ -145,10 +130,7 @@ func (s *Service) RemoveMember(ctx context.Context, p *access.Principal, userID 
 	if err := member(p); err != nil {
 		return err
 	}
-	return s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	return s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		m, err := memberByID(ctx, tx, p.WorkspaceID, userID)
 		if err != nil {
 			return err
@@ -156,14 +138,10 @@ func (s *Service) RemoveMember(ctx context.Context, p *access.Principal, userID 
 		if err := touchMember(p, m, "remove"); err != nil {
 			return err
 		}
-		if m.IsAdmin() {
-			n, err := adminCount(ctx, tx, p.WorkspaceID)
-			if err != nil {
-				return err
-			}
-			if n <= 1 {
-				return errorf(Conflict, "%s is the last Admin of this workspace and cannot be removed", m.Email)
-			}
+		if last, err := lastAdmin(ctx, tx, p.WorkspaceID, m); err != nil {
+			return err
+		} else if last {
+			return errorf(Conflict, "%s is the last Admin of this workspace and cannot be removed", m.Email)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM members WHERE workspace_id = ? AND user_id = ?`, p.WorkspaceID, userID); err != nil {
 			return err

@@ -76,7 +76,7 @@ func (r *Role) finish() {
 const roleCols = `r.id, r.name, r.builtin, r.levels, r.created_at, r.updated_at,
 	(SELECT COUNT(*) FROM members m WHERE m.role_id = r.id)`
 
-func scanRole(sc interface{ Scan(...any) error }) (Role, error) {
+func scanRole(sc store.Scanner) (Role, error) {
 	var r Role
 	var levels string
 	var created, updated int64
@@ -96,19 +96,7 @@ func scanRole(sc interface{ Scan(...any) error }) (Role, error) {
 func (s *Service) Roles(ctx context.Context, workspaceID string) ([]Role, error) {
 	rows, err := s.DB.Query(ctx, `SELECT `+roleCols+` FROM roles r WHERE r.workspace_id = ?
 		ORDER BY CASE WHEN r.builtin THEN 0 ELSE 1 END, r.created_at, r.name`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Role{}
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, scanRole)
 }
 
 // Role returns one role of a workspace.
@@ -152,10 +140,7 @@ func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleIn
 		return Role{}, err
 	}
 	var out Role
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	err := s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		levels := in.Levels
 		if in.CopyFrom != "" {
 			src, err := roleByID(ctx, tx, p.WorkspaceID, in.CopyFrom)
@@ -172,15 +157,8 @@ func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleIn
 		}
 		now := store.Micros(s.Now.Now().UTC())
 		id := store.NewID()
-		_, err = tx.Exec(ctx, `INSERT INTO roles (id, workspace_id, name, builtin, levels, created_at, updated_at) VALUES (?, ?, ?, FALSE, ?, ?, ?)`,
-			id, p.WorkspaceID, name, levels.Encode(), now, now)
-		if store.IsUniqueViolation(err) {
-			return errorf(Conflict, "a role named %q already exists", name)
-		}
-		if err != nil {
-			return err
-		}
-		if out, err = roleByID(ctx, tx, p.WorkspaceID, id); err != nil {
+		if out, err = saveRole(ctx, tx, p.WorkspaceID, id, name, `INSERT INTO roles (id, workspace_id, name, builtin, levels, created_at, updated_at) VALUES (?, ?, ?, FALSE, ?, ?, ?)`,
+			id, p.WorkspaceID, name, levels.Encode(), now, now); err != nil {
 			return err
 		}
 		detail := map[string]any{"name": name, "levels": levels}
@@ -190,6 +168,19 @@ func (s *Service) CreateRole(ctx context.Context, p *access.Principal, in RoleIn
 		return audit.Record(ctx, tx, p.WorkspaceID, "role.create", "role", id, detail)
 	})
 	return out, err
+}
+
+// saveRole runs the INSERT or UPDATE of role id, named name, and reads the role back; a name
+// another role of the workspace has is a Conflict.
+func saveRole(ctx context.Context, tx *store.Tx, workspaceID, id, name, query string, args ...any) (Role, error) {
+	_, err := tx.Exec(ctx, query, args...)
+	if store.IsUniqueViolation(err) {
+		return Role{}, errorf(Conflict, "a role named %q already exists", name)
+	}
+	if err != nil {
+		return Role{}, err
+	}
+	return roleByID(ctx, tx, workspaceID, id)
 }
 
 // RoleUpdate changes a role; nil fields stay as they are.
@@ -205,10 +196,7 @@ func (s *Service) UpdateRole(ctx context.Context, p *access.Principal, id string
 		return Role{}, err
 	}
 	var out Role
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	err := s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		r, err := roleByID(ctx, tx, p.WorkspaceID, id)
 		if err != nil {
 			return err
@@ -240,15 +228,8 @@ func (s *Service) UpdateRole(ctx context.Context, p *access.Principal, id string
 			}
 			detail["levels"] = map[string]access.Levels{"from": r.Levels, "to": levels}
 		}
-		_, err = tx.Exec(ctx, `UPDATE roles SET name = ?, levels = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
-			name, levels.Encode(), store.Micros(s.Now.Now().UTC()), p.WorkspaceID, id)
-		if store.IsUniqueViolation(err) {
-			return errorf(Conflict, "a role named %q already exists", name)
-		}
-		if err != nil {
-			return err
-		}
-		if out, err = roleByID(ctx, tx, p.WorkspaceID, id); err != nil {
+		if out, err = saveRole(ctx, tx, p.WorkspaceID, id, name, `UPDATE roles SET name = ?, levels = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
+			name, levels.Encode(), store.Micros(s.Now.Now().UTC()), p.WorkspaceID, id); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, p.WorkspaceID, "role.update", "role", id, detail)
@@ -262,10 +243,7 @@ func (s *Service) DeleteRole(ctx context.Context, p *access.Principal, id string
 	if err := member(p); err != nil {
 		return err
 	}
-	return s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := lockWorkspace(ctx, tx, p.WorkspaceID); err != nil {
-			return err
-		}
+	return s.change(ctx, p.WorkspaceID, func(tx *store.Tx) error {
 		r, err := roleByID(ctx, tx, p.WorkspaceID, id)
 		if err != nil {
 			return err
@@ -312,19 +290,10 @@ func (s *Service) DeleteRole(ctx context.Context, p *access.Principal, id string
 func roleMembers(ctx context.Context, q store.Querier, workspaceID, roleID string) ([]MemberRef, error) {
 	rows, err := q.Query(ctx, `SELECT u.id, u.email FROM members m JOIN users u ON u.id = m.user_id
 		WHERE m.workspace_id = ? AND m.role_id = ? ORDER BY u.email`, workspaceID, roleID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MemberRef
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (MemberRef, error) {
 		var m MemberRef
-		if err := rows.Scan(&m.UserID, &m.Email); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, r.Scan(&m.UserID, &m.Email)
+	})
 }
 
 func plural(n int, what string) string {

@@ -111,18 +111,23 @@ func KindOf(err error) (Kind, bool) {
 	return 0, false
 }
 
+// change runs fn in a transaction that holds the workspace's lock (lockWorkspace): every
+// team change a member makes goes through it.
+func (s *Service) change(ctx context.Context, workspaceID string, fn func(*store.Tx) error) error {
+	return s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if err := lockWorkspace(ctx, tx, workspaceID); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
 // lockWorkspace serialises team changes of one workspace: on PostgreSQL the row lock is
 // held until the transaction ends, so rules that count (the last Admin) see every
 // committed change; SQLite has a single writer anyway.
 func lockWorkspace(ctx context.Context, tx *store.Tx, workspaceID string) error {
 	res, err := tx.Exec(ctx, `UPDATE workspaces SET name = name WHERE id = ?`, workspaceID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errorf(NotFound, "workspace not found")
-	}
-	return nil
+	return store.Affected(res, err, errorf(NotFound, "workspace not found"))
 }
 
 // member checks p acts as a member of a workspace.

@@ -91,7 +91,7 @@ func (h *Hooks) Subscribe(ctx context.Context, workspaceID, userID, apiKeyID, ta
 
 const hookColumns = `h.id, h.target_url, h.event, h.user_id, u.email, h.created_at`
 
-func scanHook(sc interface{ Scan(...any) error }) (Hook, error) {
+func scanHook(sc store.Scanner) (Hook, error) {
 	var hk Hook
 	var created int64
 	if err := sc.Scan(&hk.ID, &hk.TargetURL, &hk.Event, &hk.UserID, &hk.OwnerEmail, &created); err != nil {
@@ -110,19 +110,7 @@ func (h *Hooks) List(ctx context.Context, workspaceID, userID string) ([]Hook, e
 		args = append(args, userID)
 	}
 	rows, err := h.DB.Query(ctx, q+` ORDER BY h.id DESC`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Hook{}
-	for rows.Next() {
-		hk, err := scanHook(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, hk)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, scanHook)
 }
 
 // Get returns one hook of the workspace; with userID set, only if it is that member's.
@@ -171,21 +159,18 @@ func (h *Hooks) SubscribedIDs(ctx context.Context, q store.Querier, workspaceID,
 		JOIN members m ON m.workspace_id = h.workspace_id AND m.user_id = h.user_id
 		JOIN roles r ON r.id = m.role_id
 		WHERE h.workspace_id = ? AND h.event = ? ORDER BY h.id`, workspaceID, eventName)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
+	err = store.Each(rows, err, func(r store.Scanner) error {
 		var id, levels string
-		if err := rows.Scan(&id, &levels); err != nil {
-			return nil, err
+		if err := r.Scan(&id, &levels); err != nil {
+			return err
 		}
 		if ls, err := access.DecodeLevels(levels); err == nil && ls.Of(access.Developer) >= HookLevel {
 			out = append(out, id)
 		}
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // HookTarget is where a hook's delivery goes and whether it may go now.
@@ -255,19 +240,11 @@ func (h *Hooks) Remove(ctx context.Context, workspaceID, id, reason string) erro
 func (h *Hooks) RecentEvents(ctx context.Context, workspaceID, name string, limit int) ([]json.RawMessage, error) {
 	rows, err := h.DB.Query(ctx, `SELECT body FROM events WHERE workspace_id = ? AND name = ? ORDER BY id DESC LIMIT ?`,
 		workspaceID, name, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []json.RawMessage
-	for rows.Next() {
+	return store.Collect(rows, err, func(r store.Scanner) (json.RawMessage, error) {
 		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, err
-		}
-		out = append(out, json.RawMessage(body))
-	}
-	return out, rows.Err()
+		err := r.Scan(&body)
+		return json.RawMessage(body), err
+	})
 }
 
 // redactURL keeps a target URL's scheme, host and path for the audit log: Zapier's hook
