@@ -136,6 +136,9 @@ func checkKeys(field string, v []byte, t reflect.Type) error {
 			if !known {
 				return &input.Error{Field: input.Join(field, Excerpt(key, maxValueExcerpt)), Reason: "unknown field"}
 			}
+			if !nested(val) {
+				return nil // a scalar has no keys: skip building its path (an allocation per member)
+			}
 			return checkKeys(input.Join(field, key), val, ft)
 		})
 	case "array":
@@ -144,11 +147,17 @@ func checkKeys(field string, v []byte, t reflect.Type) error {
 			elem = t.Elem()
 		}
 		return input.Elements(field, v, func(i int, el []byte) error {
+			if !nested(el) {
+				return nil
+			}
 			return checkKeys(input.Index(field, i), el, elem)
 		})
 	}
 	return nil
 }
+
+// nested reports whether the compact JSON value v is an object or an array.
+func nested(v []byte) bool { return len(v) > 0 && (v[0] == '{' || v[0] == '[') }
 
 var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 
