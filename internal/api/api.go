@@ -60,6 +60,12 @@ func New(mux *http.ServeMux, version string, routes *access.Table, a *auth.Authe
 	return s
 }
 
+// idIn is the input of an operation on one thing named by the path's id, where the
+// operation's description says what the id is.
+type idIn struct {
+	ID string `path:"id" maxLength:"26"`
+}
+
 // Register adds an operation that needs need. It is the only way operations are added.
 func Register[I, O any](s *Server, op huma.Operation, need access.Need, h func(context.Context, *I) (*O, error)) {
 	if op.Metadata == nil {
@@ -86,7 +92,15 @@ func Register[I, O any](s *Server, op huma.Operation, need access.Need, h func(c
 	// Any route may find the database unreachable: 503 with Retry-After (problem.go).
 	op.Errors = append(op.Errors, http.StatusServiceUnavailable)
 	s.Routes.Add(access.Route{Kind: "api", Method: op.Method, Path: op.Path, Need: need})
-	huma.Register(s.API, op, h)
+	// Handlers return the domain's errors as they are; Problem maps them here, once, so no
+	// route can answer a raw error (an internal message as a 500's detail).
+	huma.Register(s.API, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, s.Problem(ctx, err)
+		}
+		return out, nil
+	})
 }
 
 // enforce authenticates the caller and applies the operation's need.

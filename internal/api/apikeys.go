@@ -58,10 +58,7 @@ type listApiKeysOut struct{ Body []apikey.Key }
 func (s *apiKeysAPI) listApiKeys(ctx context.Context, _ *struct{}) (*listApiKeysOut, error) {
 	p := access.From(ctx)
 	ks, err := s.keys.List(ctx, p.WorkspaceID, ownerScope(p))
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &listApiKeysOut{ks}, nil
+	return &listApiKeysOut{ks}, err
 }
 
 type createApiKeyRequest struct {
@@ -80,19 +77,15 @@ func (s *apiKeysAPI) createApiKey(ctx context.Context, in *createApiKeyIn) (*cre
 	}
 	k, token, err := s.keys.Create(ctx, p.WorkspaceID, p.UserID, in.Body.Name, in.Body.ExpiresAt)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &createApiKeyOut{createdKey{Key: k, Token: token}}, nil
 }
 
-type revokeApiKeyIn struct {
-	ID string `path:"id" maxLength:"26"`
-}
-
-func (s *apiKeysAPI) revokeApiKey(ctx context.Context, in *revokeApiKeyIn) (*struct{}, error) {
+func (s *apiKeysAPI) revokeApiKey(ctx context.Context, in *idIn) (*struct{}, error) {
 	p := access.From(ctx)
 	if _, err := s.keys.Revoke(ctx, p.WorkspaceID, in.ID, ownerScope(p)); err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return nil, nil
 }

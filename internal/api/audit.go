@@ -57,14 +57,14 @@ func (s *auditAPI) listAuditLog(ctx context.Context, in *listAuditLogIn) (*listA
 	if in.Cursor != "" {
 		var err error
 		if before, err = store.CursorID(auditCursorKind, in.Cursor); err != nil {
-			return nil, s.Problem(ctx, err)
+			return nil, err
 		}
 	}
 	// One more than the page: a next cursor only when there is a next entry, as the
 	// other lists do (a full last page used to promise an empty one).
 	entries, err := audit.List(ctx, s.db, access.From(ctx).WorkspaceID, before, limit+1)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	out := &listAuditLogOut{auditPage{Entries: entries}}
 	if out.Body.Entries == nil {

@@ -128,7 +128,7 @@ func (s *deliveriesAPI) listDeliveries(ctx context.Context, in *listDeliveriesIn
 			&huma.ErrorDetail{Location: "query.cursor", Message: "invalid cursor", Value: in.Cursor})
 	}
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	out := &deliveryPage{}
 	out.Body.Deliveries, out.Body.NextCursor = page.Deliveries, page.Next
@@ -138,7 +138,7 @@ func (s *deliveriesAPI) listDeliveries(ctx context.Context, in *listDeliveriesIn
 func (s *deliveriesAPI) getDelivery(ctx context.Context, in *deliveryID) (*deliveryDetail, error) {
 	d, atts, err := s.svc.Get(ctx, access.From(ctx).WorkspaceID, in.ID)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	out := &deliveryDetail{}
 	out.Body.Delivery, out.Body.Attempts = d, atts
@@ -154,7 +154,7 @@ func (s *deliveriesAPI) retryDelivery(ctx context.Context, in *deliveryID) (*ret
 	case errors.As(err, &nd), errors.Is(err, delivery.ErrInFlight), errors.Is(err, delivery.ErrWaiting):
 		return nil, huma.Error409Conflict(err.Error())
 	case err != nil:
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &retryDeliveryOut{d}, nil
 }
@@ -167,10 +167,7 @@ func (s *deliveriesAPI) getEndpointQueue(ctx context.Context, in *endpointID) (*
 		return nil, err
 	}
 	q, err := s.svc.Queue(ctx, ws, in.ID)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &endpointQueueOut{q}, nil
+	return &endpointQueueOut{q}, err
 }
 
 func (s *deliveriesAPI) skipDelivery(ctx context.Context, in *deliveryID) (*retryDeliveryOut, error) {
@@ -179,7 +176,7 @@ func (s *deliveriesAPI) skipDelivery(ctx context.Context, in *deliveryID) (*retr
 	case errors.Is(err, delivery.ErrNotHead), errors.Is(err, delivery.ErrInFlight):
 		return nil, huma.Error409Conflict(err.Error())
 	case err != nil:
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &retryDeliveryOut{d}, nil
 }
@@ -198,7 +195,7 @@ func (s *deliveriesAPI) recoverEndpoint(ctx context.Context, in *recoverInput) (
 	}
 	n, err := s.svc.Recover(ctx, ws, in.ID, in.Body.Since, until)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	out := &recoverOutput{}
 	out.Body.Requeued = n

@@ -113,7 +113,7 @@ type listEndpointsOut struct {
 func (s *endpointsAPI) listEndpoints(ctx context.Context, _ *struct{}) (*listEndpointsOut, error) {
 	list, err := s.svc.List(ctx, access.From(ctx).WorkspaceID)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	out := &listEndpointsOut{}
 	out.Body.Endpoints = list
@@ -142,17 +142,14 @@ func (s *endpointsAPI) createEndpoint(ctx context.Context, in *createEndpointIn)
 	e, err := s.svc.Create(ctx, access.From(ctx).WorkspaceID, endpoint.Input{URL: in.Body.URL, Description: in.Body.Description, Enabled: enabled,
 		Ordering: in.Body.Ordering, MaxPerSecond: in.Body.MaxPerSecond})
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &createEndpointOut{"/v1/endpoints/" + e.ID, e}, nil
 }
 
 func (s *endpointsAPI) getEndpoint(ctx context.Context, in *endpointID) (*endpointOut, error) {
 	e, err := s.svc.Get(ctx, access.From(ctx).WorkspaceID, in.ID)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &endpointOut{e}, nil
+	return &endpointOut{e}, err
 }
 
 type updateEndpointRequest struct {
@@ -172,14 +169,14 @@ func (s *endpointsAPI) updateEndpoint(ctx context.Context, in *updateEndpointIn)
 	e, err := s.svc.Update(ctx, access.From(ctx).WorkspaceID, in.ID, endpoint.Patch{URL: in.Body.URL, Description: in.Body.Description, Enabled: in.Body.Enabled,
 		Ordering: in.Body.Ordering, MaxPerSecond: in.Body.MaxPerSecond})
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &endpointOut{e}, nil
 }
 
 func (s *endpointsAPI) deleteEndpoint(ctx context.Context, in *endpointID) (*struct{}, error) {
 	if err := s.svc.Delete(ctx, access.From(ctx).WorkspaceID, in.ID); err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &struct{}{}, nil
 }
@@ -192,7 +189,7 @@ func (s *endpointsAPI) testEndpoint(ctx context.Context, in *endpointID) (*testE
 		return nil, huma.Error409Conflict("generate a signing secret first: test events are signed like every delivery")
 	}
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &testEndpointOut{res}, nil
 }
@@ -201,16 +198,13 @@ type getSigningSecretOut struct{ Body endpoint.SecretInfo }
 
 func (s *endpointsAPI) getSigningSecret(ctx context.Context, _ *struct{}) (*getSigningSecretOut, error) {
 	info, err := s.svc.SecretInfo(ctx, access.From(ctx).WorkspaceID)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &getSigningSecretOut{info}, nil
+	return &getSigningSecretOut{info}, err
 }
 
 func (s *endpointsAPI) generateSigningSecret(ctx context.Context, _ *struct{}) (*secretOut, error) {
 	sec, info, err := s.svc.GenerateSecret(ctx, access.From(ctx).WorkspaceID)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return secretResult(sec, info), nil
 }
@@ -221,7 +215,7 @@ func (s *endpointsAPI) revealSigningSecret(ctx context.Context, _ *struct{}) (*s
 		return nil, huma.Error404NotFound(err.Error())
 	}
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return secretResult(sec, info), nil
 }
@@ -242,7 +236,7 @@ func (s *endpointsAPI) rotateSigningSecret(ctx context.Context, in *rotateSignin
 		return nil, huma.Error409Conflict(err.Error())
 	}
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return secretResult(sec, info), nil
 }

@@ -358,11 +358,11 @@ func (s *eventsAPI) publishEvents(ctx context.Context, in *publishEventsIn) (*pu
 	} else {
 		pin, err := req.publishEvent.input(in.IdempotencyKey)
 		if err != nil {
-			return nil, s.Problem(ctx, err)
+			return nil, err
 		}
 		p, err := s.pub.Prepare(pin)
 		if err != nil {
-			return nil, s.Problem(ctx, err)
+			return nil, err
 		}
 		prepared = []ingest.Prepared{p}
 	}
@@ -373,7 +373,7 @@ func (s *eventsAPI) publishEvents(ctx context.Context, in *publishEventsIn) (*pu
 		return nil, huma.Error404NotFound(field+": no such workspace", &huma.ErrorDetail{Location: "body." + field, Message: "no such workspace", Value: uw.WorkspaceID})
 	}
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	out := &publishEventsOut{}
 	if batch {
@@ -412,21 +412,17 @@ func (s *eventsAPI) listEvents(ctx context.Context, in *listEventsIn) (*eventsOu
 	evs, next, err := s.pub.Events(ctx, access.From(ctx).WorkspaceID, ingest.EventQuery{
 		Name: in.Name, Since: in.Since, Until: in.Until, Cursor: in.Cursor, Limit: in.Limit})
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	out := &eventsOut{}
 	out.Body.Events, out.Body.NextCursor = evs, next
 	return out, nil
 }
 
-type getEventIn struct {
-	ID string `path:"id" maxLength:"26"`
-}
-
-func (s *eventsAPI) getEvent(ctx context.Context, in *getEventIn) (*eventOut, error) {
+func (s *eventsAPI) getEvent(ctx context.Context, in *idIn) (*eventOut, error) {
 	e, ds, err := s.pub.Event(ctx, access.From(ctx).WorkspaceID, in.ID)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	out := &eventOut{}
 	out.Body.Event, out.Body.Deliveries = e, ds

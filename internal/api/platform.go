@@ -40,7 +40,7 @@ func (s *platformAPI) createWorkspace(ctx context.Context, in *createWorkspaceIn
 	case errors.Is(err, account.ErrInvalidCredentials):
 		return nil, huma.Error409Conflict("a user with this email exists and the password does not match theirs")
 	case err != nil:
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &createWorkspaceOut{out}, nil
 }

@@ -140,10 +140,7 @@ func (s *Server) RegisterRelays(svc *relay.Service) {
 func (s *relaysAPI) setEnabled(on bool) func(context.Context, *relayID) (*relayOut, error) {
 	return func(ctx context.Context, in *relayID) (*relayOut, error) {
 		r, err := s.svc.SetEnabled(ctx, access.From(ctx).WorkspaceID, in.ID, on)
-		if err != nil {
-			return nil, s.Problem(ctx, err)
-		}
-		return &relayOut{r}, nil
+		return &relayOut{r}, err
 	}
 }
 
@@ -162,7 +159,7 @@ type listRelaysOut struct{ Body listRelaysResponse }
 func (s *relaysAPI) listRelays(ctx context.Context, _ *struct{}) (*listRelaysOut, error) {
 	rs, err := s.svc.List(ctx, access.From(ctx).WorkspaceID)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	out := &listRelaysOut{}
 	out.Body.Relays = rs
@@ -175,21 +172,15 @@ func (s *relaysAPI) createRelay(ctx context.Context, in *rawJSON) (*relayOut, er
 	}
 	d, err := relay.DecodeDefinition(in.RawBody)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	r, err := s.svc.Create(ctx, access.From(ctx).WorkspaceID, d)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &relayOut{r}, nil
+	return &relayOut{r}, err
 }
 
 func (s *relaysAPI) getRelay(ctx context.Context, in *relayID) (*relayOut, error) {
 	r, err := s.svc.Get(ctx, access.From(ctx).WorkspaceID, in.ID)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &relayOut{r}, nil
+	return &relayOut{r}, err
 }
 
 type updateRelayIn struct {
@@ -208,37 +199,37 @@ func (s *relaysAPI) updateRelay(ctx context.Context, in *updateRelayIn) (*relayO
 	}
 	r, err := s.svc.Get(ctx, ws, in.ID)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	cur, err := json.Marshal(r.Definition())
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	var merged map[string]json.RawMessage
 	if err := json.Unmarshal(cur, &merged); err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	for k, v := range patch {
 		merged[k] = v // unknown keys are refused by DecodeDefinition, naming them
 	}
 	b, err := json.Marshal(merged)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	d, err := relay.DecodeDefinition(b)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	r, err = s.svc.Update(ctx, ws, in.ID, d)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &relayOut{r}, nil
 }
 
 func (s *relaysAPI) deleteRelay(ctx context.Context, in *relayID) (*struct{}, error) {
 	if err := s.svc.Delete(ctx, access.From(ctx).WorkspaceID, in.ID); err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &struct{}{}, nil
 }
@@ -261,7 +252,7 @@ func (s *relaysAPI) createRelayFromTemplate(ctx context.Context, in *createRelay
 	b := in.Body
 	d, err := relay.FromTemplate(b.TemplateID, b.EndpointID, b.Keyword, b.Timezone)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	r, err := s.svc.Create(ctx, access.From(ctx).WorkspaceID, d)
 	if err != nil {
@@ -270,7 +261,7 @@ func (s *relaysAPI) createRelayFromTemplate(ctx context.Context, in *createRelay
 		if errors.As(err, &in) {
 			err = &input.Error{Field: relay.TemplateField(in.Field), Reason: in.Reason, Value: in.Value, Err: in.Err}
 		}
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &relayOut{r}, nil
 }

@@ -89,11 +89,11 @@ func (s *sessionsAPI) signIn(ctx context.Context, in *signInInput) (*signInOutpu
 	case errors.Is(err, account.ErrInvalidCredentials):
 		return nil, huma.Error401Unauthorized(err.Error())
 	case err != nil:
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	me, err := s.describeMe(ctx, &access.Principal{UserID: u.ID, Email: u.Email, Via: "session"})
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &signInOutput{SetCookie: *auth.SessionCookie(token, s.SecureCookies || isTLS(ctx)), Body: *me}, nil
 }
@@ -108,7 +108,7 @@ func (s *sessionsAPI) signOut(ctx context.Context, _ *struct{}) (*signOutOut, er
 		return nil, huma.Error400BadRequest("only a session can sign out; revoke an API key instead")
 	}
 	if err := s.Accounts.EndSession(ctx, p.SessionID); err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &signOutOut{*auth.SessionCookie("", s.SecureCookies || isTLS(ctx))}, nil
 }
@@ -131,13 +131,13 @@ func (s *sessionsAPI) switchWorkspace(ctx context.Context, in *switchWorkspaceIn
 		return nil, huma.Error404NotFound("you are not a member of that workspace")
 	}
 	if err := s.Accounts.SwitchWorkspace(ctx, p.SessionID, m.WorkspaceID); err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	p2 := *p
 	p2.WorkspaceID = m.WorkspaceID
 	me, err := s.describeMe(ctx, &p2)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &switchWorkspaceOut{*me}, nil
 }
@@ -147,7 +147,7 @@ type meOut struct{ Body meBody }
 func (s *sessionsAPI) me(ctx context.Context, _ *struct{}) (*meOut, error) {
 	me, err := s.describeMe(ctx, access.From(ctx))
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return &meOut{*me}, nil
 }

@@ -92,7 +92,7 @@ type signingKeysAPI struct {
 func (s *signingKeysAPI) getSigningKey(ctx context.Context, _ *struct{}) (*keyOut, error) {
 	info, err := s.svc.KeyInfo(ctx, access.From(ctx).WorkspaceID)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return s.keyResult(ctx, s.publicURL, info), nil
 }
@@ -100,7 +100,7 @@ func (s *signingKeysAPI) getSigningKey(ctx context.Context, _ *struct{}) (*keyOu
 func (s *signingKeysAPI) generateSigningKey(ctx context.Context, _ *struct{}) (*keyOut, error) {
 	info, err := s.svc.GenerateKey(ctx, access.From(ctx).WorkspaceID)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return s.keyResult(ctx, s.publicURL, info), nil
 }
@@ -118,7 +118,7 @@ func (s *signingKeysAPI) rotateSigningKey(ctx context.Context, in *rotateSigning
 	}
 	info, err := s.svc.RotateKey(ctx, access.From(ctx).WorkspaceID, grace)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	return s.keyResult(ctx, s.publicURL, info), nil
 }
@@ -131,7 +131,7 @@ type getJwksIn struct {
 func (s *signingKeysAPI) getJwks(ctx context.Context, in *getJwksIn) (*jwksOut, error) {
 	keys, err := s.svc.PublishedKeys(ctx, in.WorkspaceID)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	if len(keys) == 0 {
 		// The same answer for an unknown workspace: this URL says nothing else.

@@ -88,10 +88,7 @@ type listRolesOut struct{ Body rolesBody }
 
 func (s *teamAPI) listRoles(ctx context.Context, _ *struct{}) (*listRolesOut, error) {
 	rs, err := s.t.Roles(ctx, access.From(ctx).WorkspaceID)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &listRolesOut{rolesBody{rs}}, nil
+	return &listRolesOut{rolesBody{rs}}, err
 }
 
 type createRoleRequest struct {
@@ -106,10 +103,7 @@ type createRoleOut struct{ Body team.Role }
 
 func (s *teamAPI) createRole(ctx context.Context, in *createRoleIn) (*createRoleOut, error) {
 	r, err := s.t.CreateRole(ctx, access.From(ctx), team.RoleInput{Name: in.Body.Name, Levels: in.Body.Levels, CopyFrom: in.Body.CopyFrom})
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &createRoleOut{r}, nil
+	return &createRoleOut{r}, err
 }
 
 type updateRoleRequest struct {
@@ -126,31 +120,18 @@ type updateRoleOut struct{ Body team.Role }
 
 func (s *teamAPI) updateRole(ctx context.Context, in *updateRoleIn) (*updateRoleOut, error) {
 	r, err := s.t.UpdateRole(ctx, access.From(ctx), in.ID, team.RoleUpdate{Name: in.Body.Name, Levels: in.Body.Levels})
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &updateRoleOut{r}, nil
+	return &updateRoleOut{r}, err
 }
 
-type deleteRoleIn struct {
-	ID string `path:"id" maxLength:"26"`
-}
-
-func (s *teamAPI) deleteRole(ctx context.Context, in *deleteRoleIn) (*struct{}, error) {
-	if err := s.t.DeleteRole(ctx, access.From(ctx), in.ID); err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return nil, nil
+func (s *teamAPI) deleteRole(ctx context.Context, in *idIn) (*struct{}, error) {
+	return nil, s.t.DeleteRole(ctx, access.From(ctx), in.ID)
 }
 
 type listMembersOut struct{ Body membersBody }
 
 func (s *teamAPI) listMembers(ctx context.Context, _ *struct{}) (*listMembersOut, error) {
 	ms, err := s.t.Members(ctx, access.From(ctx).WorkspaceID)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &listMembersOut{membersBody{ms}}, nil
+	return &listMembersOut{membersBody{ms}}, err
 }
 
 type changeMemberRoleRequest struct {
@@ -169,10 +150,7 @@ func (s *teamAPI) changeMemberRole(ctx context.Context, in *changeMemberRoleIn) 
 		return nil, huma.Error422UnprocessableEntity("roleId: no such role", &huma.ErrorDetail{Location: "body.roleId", Message: "no such role"})
 	}
 	m, err := s.t.ChangeRole(ctx, access.From(ctx), in.UserID, in.Body.RoleID)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &changeMemberRoleOut{m}, nil
+	return &changeMemberRoleOut{m}, err
 }
 
 type removeMemberIn struct {
@@ -180,20 +158,14 @@ type removeMemberIn struct {
 }
 
 func (s *teamAPI) removeMember(ctx context.Context, in *removeMemberIn) (*struct{}, error) {
-	if err := s.t.RemoveMember(ctx, access.From(ctx), in.UserID); err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return nil, nil
+	return nil, s.t.RemoveMember(ctx, access.From(ctx), in.UserID)
 }
 
 type listInvitationsOut struct{ Body invitationsBody }
 
 func (s *teamAPI) listInvitations(ctx context.Context, _ *struct{}) (*listInvitationsOut, error) {
 	is, err := s.t.Invitations(ctx, access.From(ctx).WorkspaceID)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &listInvitationsOut{invitationsBody{is}}, nil
+	return &listInvitationsOut{invitationsBody{is}}, err
 }
 
 type inviteRequest struct {
@@ -207,35 +179,18 @@ type inviteOut struct{ Body issuedBody }
 
 func (s *teamAPI) invite(ctx context.Context, in *inviteIn) (*inviteOut, error) {
 	out, err := s.t.Invite(ctx, access.From(ctx), in.Body.Emails, in.Body.RoleID, s.origin(ctx, s.publicURL))
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &inviteOut{issuedBody{out}}, nil
-}
-
-type resendInvitationIn struct {
-	ID string `path:"id" maxLength:"26"`
+	return &inviteOut{issuedBody{out}}, err
 }
 
 type resendInvitationOut struct{ Body team.Issued }
 
-func (s *teamAPI) resendInvitation(ctx context.Context, in *resendInvitationIn) (*resendInvitationOut, error) {
+func (s *teamAPI) resendInvitation(ctx context.Context, in *idIn) (*resendInvitationOut, error) {
 	out, err := s.t.Resend(ctx, access.From(ctx), in.ID, s.origin(ctx, s.publicURL))
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &resendInvitationOut{out}, nil
+	return &resendInvitationOut{out}, err
 }
 
-type revokeInvitationIn struct {
-	ID string `path:"id" maxLength:"26"`
-}
-
-func (s *teamAPI) revokeInvitation(ctx context.Context, in *revokeInvitationIn) (*struct{}, error) {
-	if err := s.t.Revoke(ctx, access.From(ctx), in.ID); err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return nil, nil
+func (s *teamAPI) revokeInvitation(ctx context.Context, in *idIn) (*struct{}, error) {
+	return nil, s.t.Revoke(ctx, access.From(ctx), in.ID)
 }
 
 type rolesBody struct {

@@ -67,10 +67,7 @@ type subscribeZapierHookOut struct{ Body zapier.Hook }
 func (s *zapierAPI) subscribeZapierHook(ctx context.Context, in *subscribeZapierHookIn) (*subscribeZapierHookOut, error) {
 	p := access.From(ctx)
 	h, err := s.hooks.Subscribe(ctx, p.WorkspaceID, p.UserID, p.APIKeyID, in.Body.TargetURL, in.Body.Event)
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &subscribeZapierHookOut{h}, nil
+	return &subscribeZapierHookOut{h}, err
 }
 
 type listZapierHooksOut struct{ Body []zapier.Hook }
@@ -78,10 +75,7 @@ type listZapierHooksOut struct{ Body []zapier.Hook }
 func (s *zapierAPI) listZapierHooks(ctx context.Context, _ *struct{}) (*listZapierHooksOut, error) {
 	p := access.From(ctx)
 	hs, err := s.hooks.List(ctx, p.WorkspaceID, ownerScope(p))
-	if err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return &listZapierHooksOut{hs}, nil
+	return &listZapierHooksOut{hs}, err
 }
 
 type unsubscribeZapierHookIn struct {
@@ -90,10 +84,7 @@ type unsubscribeZapierHookIn struct {
 
 func (s *zapierAPI) unsubscribeZapierHook(ctx context.Context, in *unsubscribeZapierHookIn) (*struct{}, error) {
 	p := access.From(ctx)
-	if err := s.hooks.Unsubscribe(ctx, p.WorkspaceID, in.ID, ownerScope(p)); err != nil {
-		return nil, s.Problem(ctx, err)
-	}
-	return nil, nil
+	return nil, s.hooks.Unsubscribe(ctx, p.WorkspaceID, in.ID, ownerScope(p))
 }
 
 type zapierSamplesIn struct {
@@ -110,7 +101,7 @@ func (s *zapierAPI) zapierSamples(ctx context.Context, in *zapierSamplesIn) (*za
 	}
 	out, err := s.hooks.RecentEvents(ctx, p.WorkspaceID, t.Name, MaxSamples)
 	if err != nil {
-		return nil, s.Problem(ctx, err)
+		return nil, err
 	}
 	if len(out) == 0 {
 		env := event.Envelope{ID: store.NewID(), Name: t.Name, WorkspaceID: p.WorkspaceID, CreatedAt: time.Now(), DataType: t.DataType, Data: t.Example}
