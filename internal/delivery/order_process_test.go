@@ -105,6 +105,7 @@ func TestRateLimitTwoProcesses(t *testing.T) {
 	if peak > rate {
 		t.Errorf("%d deliveries within one second, limit %d", peak, rate)
 	}
+	f.waitSucceeded(t, n, 10*time.Second) // the last outcomes are recorded after the receiver has them
 	var wrong int
 	if err := f.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM deliveries WHERE state <> 'succeeded' OR attempts <> 1`).Scan(&wrong); err != nil {
 		t.Fatal(err)
