@@ -74,6 +74,12 @@ func (s *Service) List(ctx context.Context, workspaceID string, p ListParams) (P
 	return out, nil
 }
 
+// ForEvent returns the deliveries of one event of the workspace, oldest first (the event view).
+func (s *Service) ForEvent(ctx context.Context, workspaceID, eventID string) ([]Delivery, error) {
+	rows, err := s.DB.Query(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE workspace_id = ? AND event_id = ? ORDER BY id`, workspaceID, eventID)
+	return store.Collect(rows, err, scanDelivery)
+}
+
 // Get returns one delivery of the workspace with its attempts, oldest first.
 func (s *Service) Get(ctx context.Context, workspaceID, id string) (Delivery, []Attempt, error) {
 	d, err := scanDelivery(s.DB.QueryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE workspace_id = ? AND id = ?`, workspaceID, id))

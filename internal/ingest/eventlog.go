@@ -77,19 +77,7 @@ func (s *Service) Event(ctx context.Context, workspaceID, id string) (StoredEven
 		return e, nil, err
 	}
 	e.CreatedAt, e.Envelope = store.Time(at), json.RawMessage(body)
-	rows, err := s.DB.Query(ctx, `SELECT id, workspace_id, event_id, endpoint_id, event_name, state, reason, attempts,
-		next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at
-		FROM deliveries WHERE workspace_id = ? AND event_id = ? ORDER BY id`, workspaceID, id)
-	ds, err := store.Collect(rows, err, func(r store.Scanner) (delivery.Delivery, error) {
-		var d delivery.Delivery
-		var next, delivered sql.NullInt64
-		var created, updated int64
-		err := r.Scan(&d.ID, &d.WorkspaceID, &d.EventID, &d.EndpointID, &d.EventName, &d.State, &d.Reason, &d.Attempts,
-			&next, &d.LastStatus, &d.LastError, &created, &updated, &delivered)
-		d.NextAttemptAt, d.DeliveredAt = store.NullTime(next), store.NullTime(delivered)
-		d.CreatedAt, d.UpdatedAt = store.Time(created), store.Time(updated)
-		return d, err
-	})
+	ds, err := s.Deliveries.ForEvent(ctx, workspaceID, id)
 	if err != nil {
 		return e, nil, err
 	}

@@ -114,9 +114,11 @@ type UnknownWorkspaceError struct {
 
 func (e *UnknownWorkspaceError) Error() string { return "no workspace " + e.WorkspaceID }
 
-// Deliveries stores an event and its deliveries; *delivery.Service implements it.
+// Deliveries stores an event's deliveries and reads them back; *delivery.Service implements it.
 type Deliveries interface {
 	PublishMany(ctx context.Context, tx *store.Tx, pubs []delivery.Publication) ([][]delivery.Delivery, error)
+	// ForEvent reads an event's deliveries for the event view: delivery owns that table.
+	ForEvent(ctx context.Context, workspaceID, eventID string) ([]delivery.Delivery, error)
 }
 
 // Hooks lists the Zapier hooks subscribed to an event name; *zapier.Hooks implements it.

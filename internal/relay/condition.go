@@ -388,7 +388,7 @@ func (r *Rule) compile(field string) (*compiledRule, error) {
 			return nil, fieldErr(f, "at most "+strconv.Itoa(MaxKeywords)+" keywords")
 		}
 		for i, kw := range r.Keywords {
-			kf := f + "[" + strconv.Itoa(i) + "]"
+			kf := input.Index(f, i)
 			if strings.TrimSpace(kw) == "" {
 				return nil, fieldErr(kf, "must not be empty")
 			}
@@ -425,10 +425,10 @@ func (r *Rule) compile(field string) (*compiledRule, error) {
 		for i, d := range r.Days {
 			wd, ok := weekdays[d]
 			if !ok {
-				return nil, fieldErr(f+"["+strconv.Itoa(i)+"]", `must be one of "mon", "tue", "wed", "thu", "fri", "sat", "sun"`)
+				return nil, fieldErr(input.Index(f, i), `must be one of "mon", "tue", "wed", "thu", "fri", "sat", "sun"`)
 			}
 			if cr.days&(1<<wd) != 0 {
-				return nil, fieldErr(f+"["+strconv.Itoa(i)+"]", "duplicate day "+strconv.Quote(d))
+				return nil, fieldErr(input.Index(f, i), "duplicate day "+strconv.Quote(d))
 			}
 			cr.days |= 1 << wd
 		}
