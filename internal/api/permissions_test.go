@@ -16,7 +16,7 @@ import (
 
 // designRule is one line of docs/architecture.md §10 written against paths: the first rule whose method,
 // prefix (and suffix, when set) match a route gives the Need it must declare. Written by
-// hand from the DESIGN table, NOT derived from the route table, so a wrong declaration
+// hand from that table, NOT derived from the route table, so a wrong declaration
 // fails here.
 type designRule struct {
 	kind   string // "api", "page" or "" for any

@@ -4,7 +4,7 @@
 // a[]b for a key of the objects in list a). test/app.test.js checks that these describe
 // every field of each trigger's sample, and nothing that is not in it.
 
-// The Event envelope every hook delivery and sample has (DESIGN §2).
+// The Event envelope every hook delivery and sample has (docs/architecture.md §2).
 const envelope = [
   { key: 'id', label: 'Event ID', type: 'string' },
   { key: 'object', label: 'Object (always "Event")', type: 'string' },
