@@ -11,11 +11,11 @@ import (
 	"github.com/relaydesk/relaydesk/internal/store"
 )
 
-// AuditNeed is who may read the audit log: workspace owners (docs/architecture.md §10). The log spans
-// every feature (endpoints, secrets and keys, deliveries, relays, members, roles, invitations,
-// API keys, Zapier hooks), so it needs
-// owner level on team — the level that administers who may do what. The built-in Admin has
-// it; Manager (team editor) and a developer-only owner do not.
+// AuditNeed is who may read the audit log: workspace owners (docs/architecture.md §10). The
+// log spans every feature (endpoints, secrets and keys, deliveries, relays, members, roles,
+// invitations, API keys, Zapier hooks), so it needs owner level on team — the level that
+// administers who may do what. The built-in Admin has it; Manager (team editor) and a
+// developer-only owner do not.
 var AuditNeed = access.Require(access.Team, access.Owner)
 
 // auditCursorKind names the audit log in its cursors (store.Cursor).
