@@ -44,9 +44,11 @@ func TestCheckKeys(t *testing.T) {
 		`{"items":[{"value":1},{"Value":2}]}`: "items[1].Value: unknown field",
 		`{"byName":{"a":{"valu":1}}}`:         "byName.a.valu: unknown field",
 		`{"ptr":{"value":1,"value":2}}`:       "ptr.value: duplicate field",
-		`{"raw":{"a":{"b":1,"b":2}}}`:         "raw.a.b: duplicate field",
-		`{"any":[{},{"k":1,"k":1}]}`:          "any[1].k: duplicate field",
-		`{"tagged":"a","tagged":"b"}`:         "tagged: duplicate field",
+		// A json.RawMessage is its own reader's to check (the publish route's strict_test
+		// shows a repeated key in data refused, by event validation).
+		`{"raw":{"a":{"b":1,"b":2}}}`: "",
+		`{"any":[{},{"k":1,"k":1}]}`:  "any[1].k: duplicate field",
+		`{"tagged":"a","tagged":"b"}`: "tagged: duplicate field",
 	} {
 		err := checkKeys("", []byte(in), reflect.TypeFor[*doc]())
 		var e *input.Error

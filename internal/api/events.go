@@ -87,10 +87,16 @@ func decodeStrict(b []byte, v any, prefix string) error {
 		}
 		return malformedJSON(err.(*input.Error).Reason) // JSON must be UTF-8 (RFC 8259 §8.1)
 	}
+	return decodeCompact(c, v, prefix)
+}
+
+// decodeCompact is decodeStrict of input that is compact already: an element of a
+// json.RawMessage field that decodeStrict filled.
+func decodeCompact(c []byte, v any, prefix string) error {
 	if err := checkKeys(strings.TrimSuffix(prefix, "."), c, reflect.TypeOf(v)); err != nil {
 		return inputProblem(err.(*input.Error))
 	}
-	err = json.Unmarshal(c, v)
+	err := json.Unmarshal(c, v)
 	if err == nil {
 		return nil
 	}
@@ -111,10 +117,18 @@ func decodeStrict(b []byte, v any, prefix string) error {
 
 // checkKeys reads the compact JSON v, to be decoded into a t, with input's strict reader at
 // every depth: Members refuses a key given twice, and a key of an object read into a struct
-// must be exactly the JSON name of one of its fields. field names v.
+// must be exactly the JSON name of one of its fields. field names v. A nil t is any JSON,
+// checked for repeated keys only.
+//
+// A json.RawMessage is not read: the publish route reads each one with a strict reader of
+// its own (an event of a batch with decodeCompact, data with event validation, context with
+// event.DecodeContext), so walking it here too would read every event's data twice.
 func checkKeys(field string, v []byte, t reflect.Type) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t == rawMessage {
+		return nil
 	}
 	if t != nil && (t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(jsonUnmarshaler)) {
 		t = nil // any JSON (json.RawMessage, time.Time): only duplicate keys are refused
@@ -159,7 +173,10 @@ func checkKeys(field string, v []byte, t reflect.Type) error {
 // nested reports whether the compact JSON value v is an object or an array.
 func nested(v []byte) bool { return len(v) > 0 && (v[0] == '{' || v[0] == '[') }
 
-var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	rawMessage      = reflect.TypeFor[json.RawMessage]()
+)
 
 // structFields caches jsonFields: reflect.Type → map[string]reflect.Type.
 var structFields sync.Map
@@ -344,7 +361,7 @@ func (s *eventsAPI) publishEvents(ctx context.Context, in *publishEventsIn) (*pu
 		prepared = make([]ingest.Prepared, len(req.Events))
 		for i, raw := range req.Events {
 			var e publishEvent
-			if err := decodeStrict(raw, &e, prefix(i)); err != nil {
+			if err := decodeCompact(raw, &e, prefix(i)); err != nil {
 				return nil, err
 			}
 			pin, err := e.input("")
