@@ -18,9 +18,6 @@ import (
 // developer-only owner do not.
 var AuditNeed = access.Require(access.Team, access.Owner)
 
-// auditCursorKind names the audit log in its cursors (store.Cursor).
-const auditCursorKind = "a"
-
 type auditPage struct {
 	Entries    []audit.Entry `json:"entries"`
 	NextCursor string        `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
@@ -50,30 +47,6 @@ type listAuditLogIn struct {
 type listAuditLogOut struct{ Body auditPage }
 
 func (s *auditAPI) listAuditLog(ctx context.Context, in *listAuditLogIn) (*listAuditLogOut, error) {
-	limit := in.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	var before string
-	if in.Cursor != "" {
-		var err error
-		if before, err = store.CursorID(auditCursorKind, in.Cursor); err != nil {
-			return nil, err
-		}
-	}
-	// One more than the page: a next cursor only when there is a next entry, as the
-	// other lists do (a full last page used to promise an empty one).
-	entries, err := audit.List(ctx, s.db, access.From(ctx).WorkspaceID, before, limit+1)
-	if err != nil {
-		return nil, err
-	}
-	out := &listAuditLogOut{auditPage{Entries: entries}}
-	if out.Body.Entries == nil {
-		out.Body.Entries = []audit.Entry{}
-	}
-	if len(entries) > limit {
-		out.Body.Entries = entries[:limit]
-		out.Body.NextCursor = store.Cursor(auditCursorKind, entries[limit-1].ID)
-	}
-	return out, nil
+	entries, next, err := audit.List(ctx, s.db, access.From(ctx).WorkspaceID, in.Cursor, in.Limit)
+	return &listAuditLogOut{auditPage{Entries: entries, NextCursor: next}}, err
 }

@@ -134,7 +134,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 			t.Fatalf("list after revoke: %s", res.Body)
 		}
 
-		entries, err := audit.List(ctx, env.DB(), ws.ID, "", 50)
+		entries, _, err := audit.List(ctx, env.DB(), ws.ID, "", 50)
 		if err != nil {
 			t.Fatal(err)
 		}

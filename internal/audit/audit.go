@@ -48,19 +48,24 @@ func Record(ctx context.Context, q store.Querier, workspaceID, action, targetTyp
 	return err
 }
 
-// List returns a workspace's entries newest first, before the cursor id when given.
-func List(ctx context.Context, db *store.DB, workspaceID, before string, limit int) ([]Entry, error) {
-	q := `SELECT id, workspace_id, actor_user_id, actor, action, target_type, target_id, detail, ip, created_at
-		FROM audit_log WHERE workspace_id = ?`
-	args := []any{workspaceID}
-	if before != "" {
-		q += ` AND id < ?`
-		args = append(args, before)
+// cursorKind names the audit log in its cursors (store.Cursor).
+const cursorKind = "a"
+
+// MaxPage is the largest page List returns.
+const MaxPage = 100
+
+// List returns a page of a workspace's entries, newest first, after cursor (the next cursor
+// of the previous page, "" for the first), and the cursor of the next page ("" on the last).
+func List(ctx context.Context, db *store.DB, workspaceID, cursor string, limit int) ([]Entry, string, error) {
+	pq, err := store.NewPageQuery(cursorKind, "id", cursor, limit, MaxPage)
+	if err != nil {
+		return nil, "", err
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit)
-	rows, err := db.Query(ctx, q, args...)
-	return store.Collect(rows, err, func(r store.Scanner) (Entry, error) {
+	pq.And("workspace_id = ?", workspaceID)
+	tail, args := pq.Tail()
+	rows, err := db.Query(ctx, `SELECT id, workspace_id, actor_user_id, actor, action, target_type, target_id, detail, ip, created_at
+		FROM audit_log `+tail, args...)
+	entries, err := store.Collect(rows, err, func(r store.Scanner) (Entry, error) {
 		var e Entry
 		var uid sql.NullString
 		var detail string
@@ -69,4 +74,9 @@ func List(ctx context.Context, db *store.DB, workspaceID, before string, limit i
 		e.ActorUserID, e.Detail, e.CreatedAt = uid.String, json.RawMessage(detail), store.Time(at)
 		return e, err
 	})
+	if err != nil {
+		return nil, "", err
+	}
+	entries, next := store.Page(pq, entries, func(e Entry) string { return e.ID })
+	return entries, next, nil
 }

@@ -129,7 +129,7 @@ func TestStore(t *testing.T) {
 		if err := svc.Disable(ctx, ws, store.NewID(), "x"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Disable of nothing: %v", err)
 		}
-		entries, err := audit.List(context.Background(), db, ws, "", 100)
+		entries, _, err := audit.List(context.Background(), db, ws, "", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func TestStore(t *testing.T) {
 		if _, err := svc.Update(ctx, ws, e.ID, Patch{URL: &same}); err != nil {
 			t.Fatal(err)
 		}
-		entries, _ = audit.List(context.Background(), db, ws, "", 100)
+		entries, _, _ = audit.List(context.Background(), db, ws, "", 100)
 		if len(entries) != before {
 			t.Fatal("a no-op update was audited")
 		}

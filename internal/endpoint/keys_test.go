@@ -137,7 +137,7 @@ func TestSigningKeyLifecycle(t *testing.T) {
 		}
 
 		// Audited with the kids, never the private key.
-		entries, err := audit.List(context.Background(), db, ws, "", 100)
+		entries, _, err := audit.List(context.Background(), db, ws, "", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
