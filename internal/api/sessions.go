@@ -162,10 +162,7 @@ func (s *Server) describeMe(ctx context.Context, p *access.Principal) (*meBody, 
 	if err != nil {
 		return nil, err
 	}
-	out := &meBody{User: u, Via: p.Via, Memberships: ms}
-	if out.Memberships == nil {
-		out.Memberships = []account.Membership{}
-	}
+	out := &meBody{User: u, Via: p.Via, Memberships: ms} // never nil: store.Collect
 	ws := p.WorkspaceID
 	if ws == "" && len(ms) > 0 {
 		ws = ms[0].WorkspaceID

@@ -84,10 +84,8 @@ func (h *teamPages) notFound(w http.ResponseWriter, r *http.Request, p *access.P
 
 func ctxOf(r *http.Request, p *access.Principal) context.Context { return access.With(r.Context(), p) }
 
-func parseForm(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, 32<<10)
-	return r.ParseForm() == nil
-}
+// teamForm bounds a team page's posted form.
+const teamForm = 32 << 10
 
 // --- members and invitations ---
 
@@ -160,7 +158,7 @@ func (h *teamPages) renderMembers(w http.ResponseWriter, r *http.Request, p *acc
 }
 
 func (h *teamPages) invite(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !parseForm(w, r) {
+	if !readForm(w, r, teamForm) {
 		h.renderMembers(w, r, p, http.StatusBadRequest, "", "The form could not be read.", teamData{})
 		return
 	}
@@ -212,7 +210,7 @@ func (h *teamPages) revoke(w http.ResponseWriter, r *http.Request, p *access.Pri
 }
 
 func (h *teamPages) changeRole(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !parseForm(w, r) {
+	if !readForm(w, r, teamForm) {
 		h.renderMembers(w, r, p, http.StatusBadRequest, "", "The form could not be read.", teamData{})
 		return
 	}
@@ -370,7 +368,7 @@ func formLevels(r *http.Request) (access.Levels, error) {
 }
 
 func (h *teamPages) createRole(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !parseForm(w, r) {
+	if !readForm(w, r, teamForm) {
 		h.renderRoles(w, r, p, http.StatusBadRequest, "", "The form could not be read.")
 		return
 	}
@@ -408,7 +406,7 @@ func (h *teamPages) editRole(w http.ResponseWriter, r *http.Request, p *access.P
 }
 
 func (h *teamPages) updateRole(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if !parseForm(w, r) {
+	if !readForm(w, r, teamForm) {
 		h.renderRoles(w, r, p, http.StatusBadRequest, "", "The form could not be read.")
 		return
 	}
@@ -509,7 +507,7 @@ func (h *teamPages) accept(w http.ResponseWriter, r *http.Request, p *access.Pri
 		fail(err)
 		return
 	}
-	if !parseForm(w, r) {
+	if !readForm(w, r, teamForm) {
 		fail(&input.Error{Reason: "The form could not be read."})
 		return
 	}

@@ -205,11 +205,15 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, p *access.Princip
 	s.Render(w, r, status, "error", View{Title: title, Principal: p, Error: msg})
 }
 
-// form reads a posted form of at most limit bytes; when it cannot, the caller gets the
-// bad-request page and form is false.
-func (s *Server) form(w http.ResponseWriter, r *http.Request, p *access.Principal, limit int64) bool {
+// readForm reads a posted form of at most limit bytes and reports whether it could.
+func readForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	if err := r.ParseForm(); err != nil {
+	return r.ParseForm() == nil
+}
+
+// form is readForm whose failure answers with the bad-request page.
+func (s *Server) form(w http.ResponseWriter, r *http.Request, p *access.Principal, limit int64) bool {
+	if !readForm(w, r, limit) {
 		s.Error(w, r, p, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return false
 	}
